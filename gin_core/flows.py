@@ -1,0 +1,308 @@
+r"""Invertible building blocks: affine couplings (GIN and GLOW-style), permutations,
+checkerboard downsampling, flattening, and their composition.
+
+Every transform maps data to latent in ``forward`` and returns ``(y, log_det)`` where
+``log_det`` holds the per-sample :math:`\log|\det J|`; ``inverse`` maps back.
+
+References:
+    Sorrenson et al. (2020), §4.1 (eqs. 5-6) and Appendix D.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+
+__all__ = [
+    "AffineCoupling",
+    "Permutation",
+    "Downsample",
+    "Flatten",
+    "InvertibleSequential",
+    "soft_clamp",
+    "check_finite",
+]
+
+SOFT_CLAMPS = ("tanh", "atan")
+
+
+def check_finite(x: torch.Tensor, name: str = "input") -> None:
+    """Raise a ``ValueError`` if ``x`` is empty or holds NaN or infinite values."""
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is an empty batch (shape {tuple(x.shape)}); expected at least one sample")
+    if not torch.isfinite(x).all():
+        bad = (~torch.isfinite(x)).sum().item()
+        raise ValueError(f"{name} contains {bad} NaN or infinite values; expected finite numbers")
+
+
+def soft_clamp(s: torch.Tensor, clamp: float, kind: str = "tanh") -> torch.Tensor:
+    r"""Soft clamp of raw log-scales into :math:`(-\mathrm{clamp}, \mathrm{clamp})`.
+
+    Arguments:
+        s: raw log-scales from the coupling subnetwork.
+        clamp: bound of the output.
+        kind: ``"tanh"`` computes :math:`c \tanh(s)` (the paper's :math:`2\tanh(s)` with c = 2);
+            ``"atan"`` computes :math:`0.636\, c \arctan(s/c)` (FrEIA's choice, used to
+            cross-check against it).
+
+    Returns:
+        The clamped log-scales, same shape as ``s``.
+
+    References:
+        Sorrenson et al. (2020), Appendix D.
+    """
+    if kind == "tanh":
+        return clamp * torch.tanh(s)
+    if kind == "atan":
+        return clamp * 0.636 * torch.atan(s / clamp)
+    raise ValueError(f"unknown soft clamp {kind!r}; expected one of {SOFT_CLAMPS}")
+
+
+class AffineCoupling(nn.Module):
+    r"""Two affine couplings (RealNVP style) over a split along dimension 1.
+
+    The input (features for a fully connected block, channels for a convolutional one) is
+    split into halves :math:`x_1` (first ``c // 2``) and :math:`x_2`. Then
+
+    .. math::
+        y_2 = x_2 \odot e^{s_1(x_1)} + t_1(x_1), \qquad
+        y_1 = x_1 \odot e^{s_2(y_2)} + t_2(y_2),
+
+    where each subnetwork outputs ``[s, t]`` jointly (as in GLOW) and ``s`` is soft-clamped.
+
+    With ``volume_preserving=True`` (GIN) the mean of the log-scales over dimension 1 is
+    subtracted, so that they sum to exactly zero and :math:`\det J = 1`. The paper sets the
+    last component to minus the sum of the others; subtracting the mean gives the same
+    constraint without singling out one dimension (whose scale could otherwise reach
+    :math:`e^{\pm 2(c-1)}`), so every log-scale stays within twice the clamp. For a
+    convolutional block the zero sum holds *per pixel* (over channels), as in the authors'
+    code: each pixel's transform is then volume preserving on its own and the block stays
+    translation-equivariant, whereas a per-sample sum would couple every pixel's scale to
+    the whole image.
+
+    Arguments:
+        channels: size of dimension 1 of the input; even, and at least 4 for a GIN block
+            (with halves of one dimension the zero-sum constraint forces every scale to 1).
+        subnet: a factory ``subnet(c_in, c_out) -> nn.Module``.
+        volume_preserving: GIN block if true, GLOW-style block with exact log-det if false.
+        clamp: bound of the soft clamp (2 in the paper).
+        clamp_kind: ``"tanh"`` (paper) or ``"atan"`` (FrEIA).
+        conv: whether the input is an image ``(B, C, H, W)`` rather than ``(B, C)``.
+
+    References:
+        Sorrenson et al. (2020), §4.1 eqs. (5)-(6) and Appendix D.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        subnet: Callable[[int, int], nn.Module],
+        volume_preserving: bool = True,
+        clamp: float = 2.0,
+        clamp_kind: str = "tanh",
+        conv: bool = False,
+    ):
+        super().__init__()
+        kind = "convolutional" if conv else "fully connected"
+        minimum = 4 if volume_preserving else 2
+        if not isinstance(channels, int) or channels % 2 or channels < minimum:
+            raise ValueError(
+                f"a {kind} {'GIN' if volume_preserving else 'GLOW-style'} coupling block needs an even "
+                f"number of {'channels' if conv else 'dimensions'} >= {minimum}, got {channels}"
+            )
+        if clamp_kind not in SOFT_CLAMPS:
+            raise ValueError(f"unknown soft clamp {clamp_kind!r}; expected one of {SOFT_CLAMPS}")
+        self.channels = channels
+        self.split = channels // 2
+        self.volume_preserving = volume_preserving
+        self.clamp = clamp
+        self.clamp_kind = clamp_kind
+        self.conv = conv
+        self.subnet1 = subnet(self.split, 2 * (channels - self.split))  # acts on x1, moves x2
+        self.subnet2 = subnet(channels - self.split, 2 * self.split)  # acts on y2, moves x1
+
+    def extra_repr(self) -> str:
+        kind = "conv" if self.conv else "fc"
+        return f"{kind}, channels={self.channels}, volume_preserving={self.volume_preserving}, clamp={self.clamp}"
+
+    def _check(self, x: torch.Tensor) -> None:
+        ndim = 4 if self.conv else 2
+        if x.dim() != ndim or x.shape[1] != self.channels:
+            expected = "(batch, channels, height, width)" if self.conv else "(batch, features)"
+            raise ValueError(
+                f"coupling block expects a tensor of shape {expected} with {self.channels} at dim 1, "
+                f"got shape {tuple(x.shape)}"
+            )
+
+    def _scale_shift(self, net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        s, t = net(x).chunk(2, dim=1)
+        s = soft_clamp(s, self.clamp, self.clamp_kind)
+        if self.volume_preserving:
+            s = s - s.mean(dim=1, keepdim=True)
+        return s, t
+
+    def log_scales(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The log-scales ``(s1, s2)`` that ``forward`` applies to ``x`` (for inspection and tests)."""
+        x1, x2 = x[:, : self.split], x[:, self.split :]
+        s1, t1 = self._scale_shift(self.subnet1, x1)
+        y2 = x2 * torch.exp(s1) + t1
+        s2, _ = self._scale_shift(self.subnet2, y2)
+        return s1, s2
+
+    def _log_det(self, s1: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
+        if self.volume_preserving:  # exactly zero by construction; no round-off
+            return s1.new_zeros(s1.shape[0])
+        return s1.flatten(1).sum(1) + s2.flatten(1).sum(1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self._check(x)
+        x1, x2 = x[:, : self.split], x[:, self.split :]
+        s1, t1 = self._scale_shift(self.subnet1, x1)
+        y2 = x2 * torch.exp(s1) + t1
+        s2, t2 = self._scale_shift(self.subnet2, y2)
+        y1 = x1 * torch.exp(s2) + t2
+        return torch.cat([y1, y2], dim=1), self._log_det(s1, s2)
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        self._check(y)
+        y1, y2 = y[:, : self.split], y[:, self.split :]
+        s2, t2 = self._scale_shift(self.subnet2, y2)
+        x1 = (y1 - t2) * torch.exp(-s2)
+        s1, t1 = self._scale_shift(self.subnet1, x1)
+        x2 = (y2 - t1) * torch.exp(-s1)
+        return torch.cat([x1, x2], dim=1)
+
+
+class Permutation(nn.Module):
+    """A random but fixed permutation of dimension 1 (features or channels).
+
+    The permutation is a buffer, so it is saved and restored with ``state_dict``. It is drawn
+    from its own generator: building it never touches the global random state.
+
+    Arguments:
+        channels: size of dimension 1.
+        seed: seed of the permutation's private generator.
+
+    References:
+        Sorrenson et al. (2020), Appendix D.
+    """
+
+    def __init__(self, channels: int, seed: int):
+        super().__init__()
+        generator = torch.Generator().manual_seed(int(seed))
+        perm = torch.randperm(channels, generator=generator)
+        self.register_buffer("perm", perm)
+        self.register_buffer("inv_perm", torch.argsort(perm))
+
+    def extra_repr(self) -> str:
+        return f"channels={self.perm.numel()}"
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.dim() < 2 or x.shape[1] != self.perm.numel():
+            raise ValueError(f"permutation expects {self.perm.numel()} entries at dim 1, got shape {tuple(x.shape)}")
+        return x[:, self.perm], x.new_zeros(x.shape[0])
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        return y[:, self.inv_perm]
+
+
+class Downsample(nn.Module):
+    """Checkerboard (i-RevNet) downsampling: ``(C, H, W) -> (4C, H/2, W/2)``.
+
+    Each 2x2 patch of a channel becomes four channels at one pixel; output channel
+    ``4c + 2i + j`` holds input channel ``c`` at rows ``i::2`` and columns ``j::2``. A pure
+    rearrangement: volume preserving, ``log_det = 0``.
+
+    References:
+        Jacobsen et al. (2018); Sorrenson et al. (2020), Appendix D.
+    """
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.dim() != 4 or x.shape[2] % 2 or x.shape[3] % 2:
+            raise ValueError(
+                f"downsampling expects (batch, channels, height, width) with even height and width, got {tuple(x.shape)}"
+            )
+        b, c, h, w = x.shape
+        y = x.reshape(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4)
+        return y.reshape(b, 4 * c, h // 2, w // 2), x.new_zeros(b)
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        if y.dim() != 4 or y.shape[1] % 4:
+            raise ValueError(f"inverse downsampling expects (batch, 4*channels, h, w), got {tuple(y.shape)}")
+        b, c4, h, w = y.shape
+        x = y.reshape(b, c4 // 4, 2, 2, h, w).permute(0, 1, 4, 2, 5, 3)
+        return x.reshape(b, c4 // 4, 2 * h, 2 * w)
+
+
+class Flatten(nn.Module):
+    """Flattening ``(C, H, W) -> C*H*W`` and back.
+
+    Arguments:
+        shape: the per-sample input shape ``(C, H, W)``.
+    """
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if tuple(x.shape[1:]) != self.shape:
+            raise ValueError(f"flatten expects per-sample shape {self.shape}, got {tuple(x.shape[1:])}")
+        return x.reshape(x.shape[0], -1), x.new_zeros(x.shape[0])
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        if y.dim() != 2 or y.shape[1] != math.prod(self.shape):
+            raise ValueError(f"inverse flatten expects (batch, {math.prod(self.shape)}), got {tuple(y.shape)}")
+        return y.reshape(y.shape[0], *self.shape)
+
+
+class InvertibleSequential(nn.Module):
+    r"""A chain of invertible transforms: :math:`w = g^{-1}(x)` in ``forward``, :math:`x = g(w)` in ``inverse``.
+
+    Arguments:
+        layers: transforms, each with ``forward(x) -> (y, log_det)`` and ``inverse(y) -> x``.
+        input_shape: the per-sample shape of x (checked on every call).
+        latent_shape: the per-sample shape of w (default: ``input_shape``).
+
+    Returns:
+        ``forward`` returns ``(w, log_det)`` with the per-sample :math:`\log|\det J_{g^{-1}}(x)|`.
+    """
+
+    def __init__(self, layers: list[nn.Module], input_shape: tuple[int, ...], latent_shape: tuple[int, ...] | None = None):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.input_shape = tuple(input_shape)
+        self.latent_shape = tuple(latent_shape) if latent_shape is not None else self.input_shape
+
+    @property
+    def volume_preserving(self) -> bool:
+        return all(getattr(layer, "volume_preserving", True) for layer in self.layers)
+
+    def _check(self, x: torch.Tensor, shape: tuple[int, ...], name: str) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(f"{name} must be a floating point tensor, got dtype {x.dtype}")
+        if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape:
+            raise ValueError(f"{name} must have shape (batch, {', '.join(map(str, shape))}), got {tuple(x.shape)}")
+        check_finite(x, name)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self._check(x, self.input_shape, "x")
+        log_det = x.new_zeros(x.shape[0])
+        for layer in self.layers:
+            x, ld = layer(x)
+            log_det = log_det + ld
+        return x, log_det
+
+    def inverse(self, w: torch.Tensor) -> torch.Tensor:
+        self._check(w, self.latent_shape, "w")
+        for layer in reversed(self.layers):
+            w = layer.inverse(w)
+        return w

@@ -1,0 +1,244 @@
+"""Metrics: the latent spectrum and its knee, the MCC identifiability score, and the affine fit of eq. (4).
+
+All functions accept NumPy arrays or torch tensors and return NumPy values.
+
+References:
+    Sorrenson et al. (2020), §3.2-3.3, eq. (4), Appendix B, Figs. 2-3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+__all__ = [
+    "Spectrum",
+    "latent_spectrum",
+    "count_informative",
+    "mcc",
+    "AffineFit",
+    "affine_fit",
+    "align_to",
+]
+
+
+def _array(a, name: str, ndim: int = 2) -> np.ndarray:
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    a = np.asarray(a)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-d, got shape {a.shape}")
+    if a.shape[0] == 0:
+        raise ValueError(f"{name} is empty; expected at least one sample")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return a.astype(np.float64)
+
+
+@dataclass
+class Spectrum:
+    """Per-variable standard deviations of the latent, sorted in decreasing order.
+
+    Attributes:
+        std: sorted standard deviations (RMS over classes of the class-conditional stds).
+        order: ``order[k]`` is the latent index of the k-th most important variable.
+    """
+
+    std: np.ndarray
+    order: np.ndarray
+
+
+def latent_spectrum(w, u=None) -> Spectrum:
+    """The spectrum of Figs. 2-3: each variable's standard deviation, RMS over classes, sorted.
+
+    Arguments:
+        w: latent codes, ``(N, d)``.
+        u: class labels, ``(N,)``; ``None`` treats all samples as one class.
+
+    Returns:
+        A :class:`Spectrum`. Classes with fewer than two samples are ignored.
+
+    References:
+        Sorrenson et al. (2020), §3.3 and Figs. 2-3.
+    """
+    w = _array(w, "w")
+    u = np.zeros(len(w), dtype=int) if u is None else _array(u, "u", ndim=1).astype(int)
+    if len(u) != len(w):
+        raise ValueError(f"u has {len(u)} labels but w has {len(w)} samples")
+    variances = [w[u == c].var(axis=0) for c in np.unique(u) if (u == c).sum() >= 2]
+    if not variances:
+        raise ValueError("no class has two or more samples; cannot estimate a standard deviation")
+    std = np.sqrt(np.mean(variances, axis=0))
+    order = np.argsort(-std, kind="stable")
+    return Spectrum(std=std[order], order=order)
+
+
+def count_informative(spectrum, method: str = "max_gap", max_k: int | None = None, threshold: float | None = None) -> int:
+    """The number of informative variables read off the spectrum's knee.
+
+    Arguments:
+        spectrum: a :class:`Spectrum` or sorted standard deviations.
+        method: ``"max_gap"``: the cut where consecutive sorted standard deviations drop by
+            the largest factor, :math:`k = \\arg\\max_k \\sigma_k / \\sigma_{k+1}`;
+            ``"threshold"``: the number of variables with standard deviation above ``threshold``.
+        max_k: for ``"max_gap"``, only cuts ``k <= max_k`` are considered.
+        threshold: for ``"threshold"``.
+
+    Returns:
+        The number k of informative variables (the first k of the spectrum).
+
+    References:
+        Sorrenson et al. (2020), §3.2 (dimension discovery) and §4.4.2.
+    """
+    std = spectrum.std if isinstance(spectrum, Spectrum) else _array(spectrum, "spectrum", ndim=1)
+    if len(std) < 2:
+        raise ValueError("a spectrum needs at least two variables to have a knee")
+    if np.any(std <= 0):
+        raise ValueError("standard deviations must be positive")
+    if np.any(np.diff(std) > 0):
+        raise ValueError("the spectrum must be sorted in decreasing order")
+    if method == "max_gap":
+        ratios = np.log(std[:-1]) - np.log(std[1:])
+        if max_k is not None:
+            ratios = ratios[:max_k]
+        return int(np.argmax(ratios)) + 1
+    if method == "threshold":
+        if threshold is None:
+            raise ValueError("method='threshold' needs a threshold")
+        return int((std > threshold).sum())
+    raise ValueError(f"unknown method {method!r}; expected 'max_gap' or 'threshold'")
+
+
+def _abs_correlation(z: np.ndarray, w: np.ndarray) -> np.ndarray:
+    zc = z - z.mean(0)
+    wc = w - w.mean(0)
+    zs, ws = zc.std(0), wc.std(0)
+    if np.any(zs == 0) or np.any(ws == 0):
+        raise ValueError("a variable is constant; its correlation is undefined")
+    return np.abs((zc / zs).T @ (wc / ws) / len(z))
+
+
+def mcc(z_true, w, return_matching: bool = False):
+    """Mean correlation coefficient: mean |Pearson r| after the optimal one-to-one matching.
+
+    Each column of ``z_true`` is matched to a distinct column of ``w`` (Hungarian algorithm on
+    the absolute correlation matrix), so a permuted, rescaled and shifted copy scores 1.
+
+    Arguments:
+        z_true: true latents, ``(N, n)``.
+        w: estimated latents, ``(N, d)`` with ``d >= n``.
+        return_matching: also return the matched column of ``w`` for each column of ``z_true``
+            and the per-pair correlations.
+
+    Returns:
+        The MCC in [0, 1]; with ``return_matching``, ``(mcc, columns, correlations)``.
+
+    References:
+        Khemakhem et al. (2019), §6; Hyvärinen & Morioka (2016).
+    """
+    z = _array(z_true, "z_true")
+    w = _array(w, "w")
+    if len(z) != len(w):
+        raise ValueError(f"z_true has {len(z)} samples but w has {len(w)}")
+    if w.shape[1] < z.shape[1]:
+        raise ValueError(f"w needs at least as many variables as z_true ({z.shape[1]}), got {w.shape[1]}")
+    corr = _abs_correlation(z, w)
+    rows, cols = linear_sum_assignment(-corr)
+    score = float(corr[rows, cols].mean())
+    if return_matching:
+        return score, cols, corr[rows, cols]
+    return score
+
+
+def align_to(z_true, w, columns=None) -> np.ndarray:
+    """The variables of ``w`` matched to ``z_true``, flipped and affinely rescaled to match it (for plots).
+
+    Arguments:
+        z_true: ``(N, n)``.
+        w: ``(N, d)``.
+        columns: columns of ``w`` to use (default: the MCC matching).
+
+    Returns:
+        ``(N, n)``: for each true variable, its matched w fitted by least squares ``a w + b``.
+    """
+    z = _array(z_true, "z_true")
+    w = _array(w, "w")
+    if columns is None:
+        _, columns, _ = mcc(z, w, return_matching=True)
+    out = np.empty_like(z)
+    for i, j in enumerate(columns):
+        a, b = np.polyfit(w[:, j], z[:, i], 1)
+        out[:, i] = a * w[:, j] + b
+    return out
+
+
+@dataclass
+class AffineFit:
+    r"""Least-squares fit of eq. (17): :math:`(z, z^2) = A\,(w, w^2) + c` on standardised variables.
+
+    Attributes:
+        A: the fitted ``(2n, 2d)`` matrix, blocks ``A1 = A[:n, :d]`` etc. as in eq. (18).
+        c: the fitted offset, ``(2n,)``.
+        r2: coefficient of determination of each row, ``(2n,)``.
+        columns: for each true variable, the w column with the largest ``|A1|`` entry in its row.
+        row_share: per true variable, the share of its row's squared ``A1`` mass in that one
+            entry (1 for the sparse form of Appendix B).
+        offrow_share: per true variable, the share of the whole row of ``A`` (both blocks)
+            in that one entry.
+        distinct: whether the true variables are tied to distinct w.
+    """
+
+    A: np.ndarray
+    c: np.ndarray
+    r2: np.ndarray
+    columns: np.ndarray
+    row_share: np.ndarray
+    offrow_share: np.ndarray
+    distinct: bool
+
+    @property
+    def is_sparse(self) -> bool:
+        """Each true variable tied to one distinct w, with at least 90% of its row mass there."""
+        return bool(self.distinct and np.all(self.row_share > 0.9))
+
+
+def affine_fit(z_true, w) -> AffineFit:
+    """Regress the sufficient statistics ``(z, z^2)`` of the true latents on ``(w, w^2)`` (eq. 4).
+
+    Both z and w are standardised first so that the entries of A are comparable. Appendix B
+    proves that at the optimum, the block ``A2`` (``z`` on ``w^2``) vanishes and every row of
+    ``A1`` has exactly one non-zero entry, in distinct columns: ``z_i = a_i w_j + b_i``.
+
+    Arguments:
+        z_true: true latents, ``(N, n)`` (pass only the informative ones).
+        w: estimated latents, ``(N, d)``.
+
+    Returns:
+        An :class:`AffineFit`.
+
+    References:
+        Sorrenson et al. (2020), eq. (4), eqs. (17)-(28) of Appendix B.
+    """
+    z = _array(z_true, "z_true")
+    w = _array(w, "w")
+    if len(z) != len(w):
+        raise ValueError(f"z_true has {len(z)} samples but w has {len(w)}")
+    zs = (z - z.mean(0)) / z.std(0)
+    ws = (w - w.mean(0)) / w.std(0)
+    n, d = z.shape[1], w.shape[1]
+    targets = np.hstack([zs, zs**2])
+    features = np.hstack([ws, ws**2, np.ones((len(ws), 1))])
+    coef, *_ = np.linalg.lstsq(features, targets, rcond=None)
+    A, c = coef[:-1].T, coef[-1]
+    residual = targets - features @ coef
+    r2 = 1 - residual.var(0) / targets.var(0)
+    A1 = A[:n, :d]
+    columns = np.argmax(np.abs(A1), axis=1)
+    picked = A1[np.arange(n), columns] ** 2
+    row_share = picked / (A1**2).sum(1)
+    offrow_share = picked / (A[:n] ** 2).sum(1)
+    return AffineFit(A, c, r2, columns, row_share, offrow_share, len(set(columns.tolist())) == n)
