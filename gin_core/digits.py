@@ -1,18 +1,59 @@
-"""EMNIST digits and MNIST: IDX files, loading and the offline MNIST stand-in.
+"""EMNIST digits and MNIST: IDX files, finding and loading them, and the offline MNIST stand-in.
+
+The paper trains on EMNIST Digits (240,000 training and 40,000 test images, Cohen et al.
+2017). Where EMNIST cannot be downloaded, MNIST (60,000 / 10,000) stands in. Which one a
+chapter uses is chosen explicitly with ``GIN_DATASET`` (``emnist``, ``mnist`` or ``auto``:
+EMNIST where its files are present, MNIST otherwise), see :func:`resolve_dataset`.
+
+Where the files are looked for (below the data root, :func:`data_root`):
+
+* ``mnist``: ``mnist/`` (written by ``bash scripts/fetch_mnist.sh``) or ``MNIST/raw/``
+  (torchvision's layout);
+* ``emnist``: ``emnist/`` or ``EMNIST/raw/`` (torchvision's layout, written by
+  ``python -m gin_core.digits fetch emnist``);
+
+each file either plain or gzipped (``.gz``). Nothing is ever downloaded implicitly: a missing
+data set raises a :class:`FileNotFoundError` naming the command that fetches it.
+
+EMNIST's IDX files store every image transposed (column-major) relative to MNIST; the
+loader transposes them back so that digits stand upright in both data sets.
+
+Command line::
+
+    python -m gin_core.digits fetch emnist     # torchvision download (needs the internet)
+    python -m gin_core.digits info             # which data sets are present, and where
 
 References:
-    Sorrenson et al. (2020), §4.4.1; Cohen et al. (2017) for EMNIST.
+    Sorrenson et al. (2020), §4.4.1; Cohen et al. (2017), EMNIST; LeCun et al. (1998), MNIST.
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
+import os
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["read_idx", "load_digits"]
+__all__ = [
+    "DATASETS",
+    "FILES",
+    "SIZES",
+    "FETCH_COMMANDS",
+    "data_root",
+    "read_idx",
+    "find_files",
+    "dataset_available",
+    "resolve_dataset",
+    "load_digits",
+    "fetch_emnist",
+    "describe",
+]
+
+DATASETS = ("emnist", "mnist")
 
 FILES = {
     "mnist": {
@@ -25,30 +66,247 @@ FILES = {
     },
 }
 
+# Number of images of the full data sets (for the descriptions; the loader accepts any size).
+SIZES = {"mnist": {"train": 60_000, "test": 10_000}, "emnist": {"train": 240_000, "test": 40_000}}
+
+# Sub-folders of the data root searched for each data set, in order.
+FOLDERS = {"mnist": ("mnist", "MNIST/raw"), "emnist": ("emnist", "EMNIST/raw")}
+
+FETCH_COMMANDS = {
+    "mnist": "bash scripts/fetch_mnist.sh",
+    "emnist": "python -m gin_core.digits fetch emnist",
+}
+
+N_CLASSES = 10
+IMAGE_SHAPE = (28, 28)
+
+
+def data_root() -> Path:
+    """The folder holding the data sets: ``$GIN_DATA_ROOT`` if set, else the repository's ``data/``.
+
+    The default is found from this file's location, not from the current directory, so that
+    notebooks executed from ``book/`` find the same data as scripts run from the repository root.
+    """
+    env = os.environ.get("GIN_DATA_ROOT")
+    if env:
+        return Path(env).expanduser().resolve()
+    return Path(__file__).resolve().parent.parent / "data"
+
+
+def _root(root: str | Path | None) -> Path:
+    return data_root() if root is None else Path(root)
+
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file (optionally gzipped) into a uint8 array."""
+    """Read an unsigned-byte IDX file (optionally gzipped) into a uint8 array.
+
+    The IDX format: two zero bytes, a type byte (``0x08`` = unsigned byte), the number of
+    dimensions, then each dimension as a big-endian 32-bit integer, then the data.
+
+    Arguments:
+        path: the file; a name ending in ``.gz`` is decompressed first.
+
+    Returns:
+        A read-only ``uint8`` array of the stored shape.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: bad gzip stream, bad magic number, unsupported type, or a size that does not
+            match the header (truncated or corrupt file).
+    """
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no IDX file at {path}")
     raw = path.read_bytes()
     if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{path} is not an unsigned-byte IDX file (bad magic number)")
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+            raise ValueError(f"{path} is not a valid gzip file (truncated or corrupt): {error}") from error
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{path} is not an IDX file: bad magic number {raw[:4].hex() or '(empty file)'}")
+    if raw[2] != 0x08:
+        raise ValueError(f"{path} holds IDX type 0x{raw[2]:02x}; only unsigned bytes (0x08) are supported")
     ndim = raw[3]
-    dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(int)
-    expected = 4 + 4 * ndim + int(np.prod(dims))
+    if ndim == 0 or len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"{path} is truncated or corrupt: its header is incomplete ({len(raw)} bytes, {ndim} dimensions)")
+    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = 4 + 4 * ndim + int(np.prod(dims, dtype=np.int64))
     if len(raw) != expected:
-        raise ValueError(f"{path} is truncated or corrupt: {len(raw)} bytes, expected {expected} for shape {tuple(dims)}")
+        raise ValueError(
+            f"{path} is truncated or corrupt: {len(raw)} bytes, expected {expected} for shape {dims}"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-def load_digits(dataset: str = "mnist", split: str = "train", root: str | Path = "data") -> tuple[torch.Tensor, torch.Tensor]:
-    """Load digits as ``x`` (N, 1, 28, 28) float32 in [0, 1] and labels ``u`` (N,) long."""
-    folder = Path(root) / dataset
-    images, labels = (folder / name for name in FILES[dataset][split])
-    x = read_idx(images)
-    u = read_idx(labels)
-    if dataset == "emnist":
-        x = x.transpose(0, 2, 1)
-    x = torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(1)
-    return x, torch.from_numpy(u.astype(np.int64))
+def _check_dataset(dataset: str) -> str:
+    dataset = str(dataset).lower()
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    return dataset
+
+
+def _check_split(split: str) -> str:
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    return split
+
+
+def _find(folder_names: tuple[str, ...], name: str, root: Path) -> Path | None:
+    for folder in folder_names:
+        for candidate in (root / folder / name, root / folder / (name + ".gz")):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def find_files(dataset: str, split: str, root: str | Path | None = None) -> tuple[Path, Path]:
+    """Locate the image and label IDX files of one split.
+
+    Arguments:
+        dataset: ``"emnist"`` or ``"mnist"``.
+        split: ``"train"`` or ``"test"``.
+        root: data root (default :func:`data_root`).
+
+    Returns:
+        ``(images_path, labels_path)``.
+
+    Raises:
+        FileNotFoundError: naming the folders searched and the command that fetches the data.
+    """
+    dataset, split, root = _check_dataset(dataset), _check_split(split), _root(root)
+    found = [_find(FOLDERS[dataset], name, root) for name in FILES[dataset][split]]
+    missing = [name for name, path in zip(FILES[dataset][split], found) if path is None]
+    if missing:
+        where = ", ".join(str(root / folder) for folder in FOLDERS[dataset])
+        raise FileNotFoundError(
+            f"{dataset.upper()} {split} data not found: missing {', '.join(missing)} (plain or .gz) in {where}. "
+            f"Fetch it with `{FETCH_COMMANDS[dataset]}` (run from the repository root)"
+            + (", or set GIN_DATA_ROOT to the folder that holds it." if os.environ.get("GIN_DATA_ROOT") is None else
+               f"; GIN_DATA_ROOT is set to {os.environ['GIN_DATA_ROOT']}.")
+        )
+    return found[0], found[1]
+
+
+def dataset_available(dataset: str, root: str | Path | None = None) -> bool:
+    """Whether all four IDX files of ``dataset`` are present (their contents are not checked)."""
+    try:
+        for split in ("train", "test"):
+            find_files(dataset, split, root)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def resolve_dataset(dataset: str | None = None, root: str | Path | None = None) -> str:
+    """Turn the requested data set (``GIN_DATASET``) into ``"emnist"`` or ``"mnist"``.
+
+    Arguments:
+        dataset: ``"auto"``, ``"emnist"`` or ``"mnist"``; ``None`` reads ``GIN_DATASET``
+            (default ``"auto"``). ``"auto"`` means EMNIST if its files are present, else MNIST.
+        root: data root (default :func:`data_root`).
+
+    Returns:
+        ``"emnist"`` or ``"mnist"``.
+
+    Raises:
+        FileNotFoundError: the resolved data set is not present; the message names the command
+            that fetches it.
+    """
+    requested = (dataset or os.environ.get("GIN_DATASET") or "auto").lower()
+    if requested not in ("auto",) + DATASETS:
+        raise ValueError(f"dataset must be 'auto', 'emnist' or 'mnist', got {requested!r}")
+    if requested == "auto":
+        resolved = "emnist" if dataset_available("emnist", root) else "mnist"
+    else:
+        resolved = requested
+    for split in ("train", "test"):
+        find_files(resolved, split, root)  # raises with the fetch command if missing
+    return resolved
+
+
+def load_digits(
+    dataset: str = "mnist", split: str = "train", root: str | Path | None = None, limit: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Load digit images and labels.
+
+    Arguments:
+        dataset: ``"emnist"`` (EMNIST Digits), ``"mnist"``, or ``"auto"`` (see :func:`resolve_dataset`).
+        split: ``"train"`` or ``"test"``.
+        root: data root (default :func:`data_root`: ``$GIN_DATA_ROOT`` or the repository's ``data/``).
+        limit: keep only the first ``limit`` images (for quick runs); ``None`` keeps all.
+
+    Returns:
+        ``x`` of shape ``(N, 1, 28, 28)``, float32 in ``[0, 1]`` (pixel / 255), upright for both
+        data sets (EMNIST's transposition is undone), and labels ``u`` of shape ``(N,)``, int64
+        in ``[0, 9]``.
+
+    Raises:
+        FileNotFoundError: the data set is missing (the message names the fetch command).
+        ValueError: a corrupt or truncated file, wrong image shape, mismatched counts, or labels
+            outside 0-9.
+    """
+    if str(dataset).lower() == "auto":
+        dataset = resolve_dataset("auto", root)
+    images_path, labels_path = find_files(dataset, split, root)
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(f"{images_path} holds images of shape {images.shape[1:]}; expected (N, 28, 28)")
+    if labels.ndim != 1:
+        raise ValueError(f"{labels_path} holds an array of shape {labels.shape}; expected labels of shape (N,)")
+    if len(images) != len(labels):
+        raise ValueError(f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels")
+    if len(labels) and labels.max() >= N_CLASSES:
+        raise ValueError(f"{labels_path} holds labels up to {labels.max()}; expected digit classes 0-9")
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"limit must be a positive number of images, got {limit}")
+        images, labels = images[:limit], labels[:limit]
+    if _check_dataset(dataset) == "emnist":
+        images = images.transpose(0, 2, 1)  # EMNIST stores images column-major
+    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32) / 255.0).unsqueeze(1)
+    u = torch.from_numpy(labels.astype(np.int64))
+    return x, u
+
+
+def describe(dataset: str) -> str:
+    """A short name for captions, e.g. ``"MNIST (stand-in for EMNIST)"``."""
+    dataset = _check_dataset(dataset)
+    return "EMNIST Digits" if dataset == "emnist" else "MNIST (stand-in for EMNIST)"
+
+
+def fetch_emnist(root: str | Path | None = None) -> Path:
+    """Download EMNIST with torchvision (needs the internet) into ``root/EMNIST/raw``.
+
+    The download is the whole EMNIST archive (about 560 MB); the digits split is kept by
+    torchvision next to the other splits. Returns the folder holding the files.
+    """
+    from torchvision.datasets import EMNIST
+
+    root = _root(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for train in (True, False):
+        EMNIST(str(root), split="digits", train=train, download=True)
+    return root / "EMNIST" / "raw"
+
+
+def _main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m gin_core.digits", description="EMNIST/MNIST data for the GIN book")
+    sub = parser.add_subparsers(dest="command", required=True)
+    fetch = sub.add_parser("fetch", help="download a data set")
+    fetch.add_argument("dataset", choices=["emnist"], help="EMNIST via torchvision (MNIST: bash scripts/fetch_mnist.sh)")
+    sub.add_parser("info", help="show which data sets are present")
+    parser.add_argument("--root", default=None, help="data root (default: $GIN_DATA_ROOT or the repository's data/)")
+    args = parser.parse_args(argv)
+    if args.command == "fetch":
+        print(f"EMNIST written to {fetch_emnist(args.root)}")
+    else:
+        print(f"data root: {_root(args.root)}")
+        for dataset in DATASETS:
+            state = "present" if dataset_available(dataset, args.root) else f"missing (fetch: {FETCH_COMMANDS[dataset]})"
+            print(f"{dataset}: {state}")
+        print(f"GIN_DATASET={os.environ.get('GIN_DATASET', 'auto')} resolves to {resolve_dataset(None, args.root)}")
+
+
+if __name__ == "__main__":
+    _main()
