@@ -33,10 +33,12 @@ from .metrics import Spectrum, _array, count_informative, latent_spectrum
 
 __all__ = [
     "KNEE_METHODS",
+    "DEFAULT_KNEE",
+    "prepare_atlas",
     "pca_spectrum",
     "knee",
     "knee_table",
-    "knee_sharpness",
+    "knee_prominence",
     "Atlas",
     "make_atlas",
     "sweep",
@@ -44,11 +46,16 @@ __all__ = [
     "plot_spectra",
     "plot_sweeps",
     "effect_sizes",
+    "plot_effects",
     "plot_samples",
     "mosaic",
 ]
 
 KNEE_METHODS = ("two_lines", "max_gap", "plateau")
+# The criterion the chapters state and use: the largest drop between neighbouring standard
+# deviations among variables 5..200 (the first four are skipped: the top of a spectrum often has
+# isolated large gaps between a few dominant variables).
+DEFAULT_KNEE = ("max_gap", {"max_k": 200, "min_k": 5})
 
 
 def pca_spectrum(x, u=None) -> np.ndarray:
@@ -108,10 +115,12 @@ def _two_lines(log_std: np.ndarray) -> int:
     return best_k
 
 
-def knee(spectrum, method: str = "two_lines", max_k: int = 200, min_k: int = 1, factor: float = 2.0) -> int:
+def knee(spectrum, method: str = "max_gap", max_k: int = 200, min_k: int = 5, factor: float = 2.0) -> int:
     r"""Number of informative variables read off a spectrum's knee, by a stated rule.
 
-    Methods (all on :math:`\log\sigma_k`, the spectrum sorted in decreasing order):
+    The defaults are the criterion the book states (:data:`DEFAULT_KNEE`): the largest drop
+    between neighbours among variables 5 to 200. Methods (all on :math:`\log\sigma_k`, the
+    spectrum sorted in decreasing order):
 
     * ``"two_lines"`` (the L-method of Salvador & Chan, 2004): fit one straight line to
       :math:`\log\sigma_1..\log\sigma_k` and another to :math:`\log\sigma_{k+1}..\log\sigma_K`
@@ -129,7 +138,7 @@ def knee(spectrum, method: str = "two_lines", max_k: int = 200, min_k: int = 1, 
         spectrum: a :class:`~gin_core.metrics.Spectrum` or sorted standard deviations.
         method: one of :data:`KNEE_METHODS`.
         max_k: only the first ``max_k`` variables are considered (``two_lines``, ``max_gap``).
-        min_k: smallest cut considered by ``max_gap``.
+        min_k: smallest cut considered by ``max_gap`` (1 considers every cut).
         factor: threshold factor of ``plateau``.
 
     Returns:
@@ -183,19 +192,20 @@ def knee_table(spectrum, settings: list[tuple[str, dict]] | None = None) -> list
     return rows
 
 
-def knee_sharpness(spectrum, k: int, window: int = 5) -> float:
-    r"""How sharp the bend at ``k`` is: the ratio of the mean slopes of :math:`\log\sigma` just before and just after it.
+def knee_prominence(spectrum, k: int, min_k: int = 5, max_k: int = 200) -> float:
+    r"""How much the drop after variable ``k`` stands out: :math:`\log(\sigma_k/\sigma_{k+1})` divided
+    by the median drop :math:`\log(\sigma_j/\sigma_{j+1})` over ``min_k <= j < max_k``.
 
-    :math:`\frac{\log\sigma_{k-w+1} - \log\sigma_{k+1}}{w} \Big/ \frac{\log\sigma_{k+1} - \log\sigma_{k+w+1}}{w}`
-    with :math:`w` = ``window``: about 1 on a smoothly decaying spectrum, large at a real knee.
+    Exactly 1 on a geometric (straight on a log scale) spectrum; a spectrum with a real knee has
+    one drop many times larger than the typical one.
     """
     std = _std(spectrum)
-    if not window <= k <= len(std) - window - 1:
-        raise ValueError(f"k={k} needs {window} variables on each side (spectrum of {len(std)})")
-    log = np.log(std)
-    before = (log[k - window] - log[k]) / window  # 0-based: sigma_{k-w+1} .. sigma_{k+1}
-    after = (log[k] - log[k + window]) / window
-    return float(before / max(after, 1e-12))
+    max_k = min(int(max_k), len(std))
+    if not 1 <= min_k <= k < max_k:
+        raise ValueError(f"need 1 <= min_k <= k < max_k, got min_k={min_k}, k={k}, max_k={max_k}")
+    gaps = np.log(std[:-1]) - np.log(std[1:])
+    typical = float(np.median(gaps[min_k - 1 : max_k - 1]))
+    return float(gaps[k - 1] / max(typical, 1e-300))
 
 
 @dataclass
@@ -223,7 +233,7 @@ class Atlas:
         return int(self.spectrum.order[variable - 1])
 
 
-def make_atlas(net: nn.Module, w: torch.Tensor, u: torch.Tensor, k: int | None = None, method: str = "two_lines", **kwargs) -> Atlas:
+def make_atlas(net: nn.Module, w: torch.Tensor, u: torch.Tensor, k: int | None = None, method: str = DEFAULT_KNEE[0], **kwargs) -> Atlas:
     """Build an :class:`Atlas` from training codes ``w`` (e.g. :func:`gin_core.evaluate.encode_noisy`).
 
     Arguments:
@@ -416,31 +426,92 @@ def plot_sweeps(
 
 
 @torch.no_grad()
-def effect_sizes(atlas: Atlas, variables: list[int] | None = None) -> np.ndarray:
-    """Mean absolute pixel change ``|x(+1 sd) - x(-1 sd)|``, averaged over pixels and classes, per variable.
+def effect_sizes(atlas: Atlas, variables: list[int] | None = None, per_class: bool = False) -> np.ndarray:
+    """Mean absolute pixel change ``|x(+1 sd) - x(-1 sd)|`` per variable, averaged over pixels (and classes).
 
     A direct measure of "does this variable change the digit": the paper places its cut-off
-    where this change ends abruptly (§4.4.2).
+    where this change ends abruptly (§4.4.2). Per class, it tells global variables (every
+    digit changes) from local ones (only digits with a certain feature change).
 
     Arguments:
         atlas: the :class:`Atlas`.
         variables: 1-based variable numbers (default: all).
+        per_class: return one value per class instead of the mean over classes.
 
     Returns:
-        ``(len(variables),)`` float64, in pixel intensity units (images in [0, 1]).
+        ``(V,)`` or ``(V, C)`` float64, in pixel intensity units (images in [0, 1]).
     """
     variables = list(range(1, len(atlas.spectrum.order) + 1)) if variables is None else list(variables)
     means, stds = atlas.stats.means, atlas.stats.stds
     n_classes = means.shape[0]
-    out = np.empty(len(variables))
+    out = np.empty((len(variables), n_classes))
     for i, variable in enumerate(variables):
         j = atlas.latent_index(variable)
         w = torch.cat([means, means]).clone()
         w[:n_classes, j] -= stds[:, j]
         w[n_classes:, j] += stds[:, j]
         x = _decode(atlas.net, w)
-        out[i] = (x[n_classes:] - x[:n_classes]).abs().mean().item()
-    return out
+        out[i] = (x[n_classes:] - x[:n_classes]).abs().flatten(1).mean(1).numpy()
+    return out if per_class else out.mean(1)
+
+
+def prepare_atlas(
+    net: nn.Module, x: torch.Tensor, u: torch.Tensor, noise: float = 0.01, seed: int = 0, k: int | None = None,
+    method: str = DEFAULT_KNEE[0], **kwargs,
+) -> Atlas:
+    """Encode training images (with the training noise) and build the :class:`Atlas`.
+
+    Both the spectra and the atlas chapters call this with the same arguments, so they agree
+    on the variable numbers and the cut-off.
+
+    Arguments:
+        net: the trained flow.
+        x, u: training images and labels.
+        noise, seed: the encoding noise (the training noise, 0.01) and its seed.
+        k: fix the number of informative variables; default: :func:`knee` with ``method``
+            (default :data:`DEFAULT_KNEE`) and ``kwargs``.
+    """
+    from .evaluate import encode_noisy
+
+    w, _ = encode_noisy(net, x, noise=noise, seed=seed)
+    return make_atlas(net, w, u, k=k, method=method, **kwargs)
+
+
+def plot_effects(effects: np.ndarray, k: int, classes: tuple[str, ...] | None = None, title: str = ""):
+    """How much each variable changes the digits: mean effect per variable, and per class.
+
+    Arguments:
+        effects: :func:`effect_sizes` with ``per_class=True``, ``(V, C)`` for variables 1..V.
+        k: the cut-off (drawn after variable k).
+        classes: class names.
+        title: figure title.
+
+    Returns:
+        The Matplotlib figure: left, the mean effect against the variable number (log scale);
+        right, the per-class effects as a heatmap (variables down, classes across).
+    """
+    import matplotlib.pyplot as plt
+
+    effects = np.asarray(effects)
+    if effects.ndim != 2:
+        raise ValueError(f"effects must be (variables, classes), got shape {effects.shape}")
+    n_vars, n_classes = effects.shape
+    classes = classes or tuple(str(c) for c in range(n_classes))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.5, 3.2 + 0.05 * n_vars), gridspec_kw={"width_ratios": [1.6, 1]})
+    index = np.arange(1, n_vars + 1)
+    ax1.semilogy(index, effects.mean(1), "o-", ms=3, lw=0.8)
+    ax1.axvline(k + 0.5, color="C1", ls="--", label=f"cut-off: {k}")
+    ax1.set(xlabel="variable (sorted by standard deviation)", ylabel="mean |x(+1 sd) - x(-1 sd)|", title="effect on the image")
+    ax1.legend(fontsize=7)
+    image = ax2.imshow(effects, aspect="auto", cmap="viridis", extent=(-0.5, n_classes - 0.5, n_vars + 0.5, 0.5))
+    ax2.axhline(k + 0.5, color="w", ls="--", lw=1)
+    ax2.set_xticks(range(n_classes), classes)
+    ax2.set(xlabel="class", ylabel="variable", title="effect per class")
+    fig.colorbar(image, ax=ax2, fraction=0.05)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 def plot_samples(samples: np.ndarray, classes: tuple[str, ...] | None = None, title: str = "", ax=None):

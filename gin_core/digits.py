@@ -51,6 +51,7 @@ __all__ = [
     "load_digits",
     "fetch_emnist",
     "describe",
+    "examples_by_class",
 ]
 
 DATASETS = ("emnist", "mnist")
@@ -273,6 +274,17 @@ def describe(dataset: str) -> str:
     """A short name for captions, e.g. ``"MNIST (stand-in for EMNIST)"``."""
     dataset = _check_dataset(dataset)
     return "EMNIST Digits" if dataset == "emnist" else "MNIST (stand-in for EMNIST)"
+
+
+def examples_by_class(x: torch.Tensor, u: torch.Tensor, n_per_class: int = 8, n_classes: int = N_CLASSES) -> np.ndarray:
+    """The first ``n_per_class`` images of every class, as ``(n_per_class, n_classes, 28, 28)`` (one class per column)."""
+    columns = []
+    for c in range(n_classes):
+        index = torch.nonzero(u == c).flatten()[:n_per_class]
+        if len(index) < n_per_class:
+            raise ValueError(f"class {c} has only {len(index)} images, {n_per_class} requested")
+        columns.append(x[index, 0].numpy())
+    return np.stack(columns, axis=1)
 
 
 def fetch_emnist(root: str | Path | None = None) -> Path:

@@ -54,6 +54,7 @@ __all__ = [
     "noise_floor",
     "NLLResult",
     "evaluate_nll",
+    "plot_loss_curve",
 ]
 
 LEVELS = 255  # x = pixel / 255
@@ -266,3 +267,38 @@ def evaluate_nll(
     nats = nll.mean().item()
     floor = noise_floor(noise)[1] if noise > 0 else float("nan")
     return NLLResult(nats, bits_per_dim(nats), per_class, floor, len(x_train), len(x_test), noise, seed, stats)
+
+
+def plot_loss_curve(history: dict, ax=None, title: str = "", label: str = "training loss"):
+    """Per-epoch training loss (nats/dim) with the learning rate on a second axis.
+
+    Arguments:
+        history: ``{"loss": [...], "lr": [...]}`` (a :class:`~gin_core.train.History` as dict, a
+            checkpoint's or a provenance file's history).
+        ax: Matplotlib axes (created if ``None``).
+        title: axes title.
+        label: legend label of the loss.
+
+    Returns:
+        The axes.
+    """
+    import matplotlib.pyplot as plt
+
+    loss = np.asarray(history["loss"], dtype=float)
+    if loss.size == 0:
+        raise ValueError("the history has no epochs")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.2))
+    epochs = np.arange(1, len(loss) + 1)
+    ax.plot(epochs, loss, "o-", ms=3, lw=1, label=label)
+    ax.set(xlabel="epoch", ylabel="loss (nats/dim)")
+    ax.set_title(title, fontsize=9)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    lr = np.asarray(history.get("lr", []), dtype=float)
+    if lr.size == loss.size:
+        twin = ax.twinx()
+        twin.semilogy(epochs, lr, color="C1", lw=1, ls="--", label="learning rate")
+        twin.set_ylabel("learning rate", color="C1")
+        twin.tick_params(axis="y", colors="C1")
+    ax.legend(fontsize=7, loc="upper right")
+    return ax

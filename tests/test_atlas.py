@@ -16,7 +16,7 @@ import torch
 from gin_core.atlas import (
     effect_sizes,
     knee,
-    knee_sharpness,
+    knee_prominence,
     knee_table,
     make_atlas,
     mosaic,
@@ -83,16 +83,19 @@ def test_knee_methods_find_a_clear_knee(k):
     assert all(row["k"] == k for row in knee_table(std) if row["method"] != "two_lines" or k < 90)
 
 
-def test_knee_sharpness_separates_knee_from_smooth_decay():
-    assert knee_sharpness(np.geomspace(2.0, 0.01, 784), 50) == pytest.approx(1.0, rel=1e-9)
-    assert knee_sharpness(knee_spectrum(22), 22) > 10
+def test_knee_prominence_separates_knee_from_smooth_decay():
+    assert knee_prominence(np.geomspace(2.0, 0.01, 784), 50) == pytest.approx(1.0, rel=1e-9)
+    assert knee_prominence(knee_spectrum(22), 22) > 100
+    with pytest.raises(ValueError, match="min_k"):
+        knee_prominence(knee_spectrum(22), 3)
 
 
 def test_max_gap_min_k_skips_a_top_gap():
     std = knee_spectrum(22)
     std[0] = 50.0  # a huge first variable
-    assert knee(std, "max_gap") == 1
+    assert knee(std, "max_gap", min_k=1) == 1
     assert knee(std, "max_gap", min_k=5) == 22
+    assert knee(std) == 22  # the stated default: max_gap from variable 5
     assert knee(std, "two_lines") == 22
 
 
@@ -196,3 +199,37 @@ def test_plots_build(linear_atlas):
     with pytest.raises(ValueError, match="no variables"):
         plot_sweeps(atlas, [])
     plt.close("all")
+
+
+def test_effect_sizes_per_class_and_plot(linear_atlas):
+    import matplotlib.pyplot as plt
+
+    from gin_core.atlas import plot_effects
+
+    atlas, _, _ = linear_atlas
+    per_class = effect_sizes(atlas, [1, 2, 3], per_class=True)
+    assert per_class.shape == (3, 10)
+    np.testing.assert_allclose(per_class.mean(1), effect_sizes(atlas, [1, 2, 3]), rtol=1e-12)
+    j = atlas.latent_index(2)
+    np.testing.assert_allclose(per_class[1], 2 * atlas.stats.stds[:, j].numpy() / 784, rtol=1e-10)
+    fig = plot_effects(per_class, k=2)
+    assert len(fig.axes) == 3  # curve, heatmap, colour bar
+    with pytest.raises(ValueError, match="variables, classes"):
+        plot_effects(per_class[0], k=2)
+    plt.close("all")
+
+
+def test_prepare_atlas_encodes_with_noise():
+    from gin_core.atlas import prepare_atlas
+    from gin_core.evaluate import encode_noisy
+
+    net = emnist_gin(seed=0).double()
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(60, 1, 28, 28, generator=g, dtype=torch.float64)
+    u = torch.arange(60) % 10
+    atlas = prepare_atlas(net, x, u, noise=0.01, seed=4)
+    w, _ = encode_noisy(net, x, noise=0.01, seed=4)
+    expected = make_atlas(net, w, u)
+    np.testing.assert_allclose(atlas.spectrum.std, expected.spectrum.std, rtol=1e-12)
+    assert atlas.k == knee(expected.spectrum) and 5 <= atlas.k <= 200
+    assert prepare_atlas(net, x, u, k=7).k == 7

@@ -175,3 +175,13 @@ def test_data_root(tmp_path, monkeypatch):
     x, u = load_digits("mnist", "train")
     assert x.shape == (10, 1, 28, 28)
     assert digits.dataset_available("mnist") and not digits.dataset_available("emnist")
+
+
+def test_examples_by_class(tmp_path):
+    write_dataset(tmp_path, "mnist", n_train=40)
+    x, u = load_digits("mnist", "train", root=tmp_path)
+    grid = digits.examples_by_class(x, u, n_per_class=3)
+    assert grid.shape == (3, 10, 28, 28)
+    np.testing.assert_array_equal(grid[1, 4], x[14, 0].numpy())  # second image of class 4 (labels cycle 0-9)
+    with pytest.raises(ValueError, match="class 0 has only 4"):
+        digits.examples_by_class(x, u, n_per_class=5)

@@ -135,3 +135,19 @@ def test_bad_input_errors():
     bad[0, 0] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
         gaussian_nll(bad, u, stats)
+
+
+def test_plot_loss_curve():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gin_core.evaluate import plot_loss_curve
+
+    ax = plot_loss_curve({"loss": [-1.0, -1.5, -1.7], "lr": [1e-3, 1e-3, 1e-4]}, title="t")
+    assert ax.get_title() == "t" and len(ax.figure.axes) == 2  # loss and learning-rate axes
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [-1.0, -1.5, -1.7])
+    with pytest.raises(ValueError, match="no epochs"):
+        plot_loss_curve({"loss": []})
+    plt.close("all")
