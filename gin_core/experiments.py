@@ -1,0 +1,481 @@
+"""Experiments 1 and 2 on artificial data (§4.3): one run, its evaluation, seed sweeps, restarts and baselines.
+
+A run trains the GIN of Table 2 on :func:`~gin_core.artificial.make_artificial_data` and
+measures what the paper's Figs. 2 and 6-8 show: the spectrum of the estimated latent, the
+number of informative variables read off it, and how well the two most important variables
+recover the true ones (MCC after matching, and the affine fit of eq. 4).
+
+A held-out part of the data gives an *observable* score of a run, its held-out negative
+log-likelihood; :func:`select_restart` uses it to pick one of several restarts without
+looking at the ground truth.
+
+References:
+    Sorrenson et al. (2020), §4.3, Appendix E.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .artificial import ArtificialData, make_artificial_data
+from .loss import HALF_LOG_2PI
+from .metrics import AffineFit, Spectrum, affine_fit, count_informative, latent_spectrum, mcc
+from .networks import artificial_gin
+from .train import History, encode, train
+
+__all__ = [
+    "split_data",
+    "heldout_nll",
+    "Evaluation",
+    "evaluate",
+    "ArtificialRun",
+    "run_artificial",
+    "run_record",
+    "sweep",
+    "select_restart",
+    "success",
+    "marginal_valley",
+    "LinearBaseline",
+    "linear_baseline",
+]
+
+N_INFORMATIVE = 2  # the paper's generating latent space has two informative variables
+
+
+def _subset(data: ArtificialData, index: slice) -> ArtificialData:
+    return ArtificialData(x=data.x[index], u=data.u[index], z=data.z[index], means=data.means, stds=data.stds, seed=data.seed)
+
+
+def split_data(n_clusters: int = 5, n_points: int = 100_000, data_seed: int = 0, n_val: int = 10_000):
+    """Sample ``n_points + n_val`` points of the artificial data and split them.
+
+    The training part has exactly ``n_points`` points (the paper's data size); the
+    held-out part, drawn from the same distribution and mixing, scores runs.
+
+    Arguments:
+        n_clusters: mixture components (5 in experiment 1, 3 in experiment 2).
+        n_points: training points.
+        data_seed: seed of :func:`~gin_core.artificial.make_artificial_data`.
+        n_val: held-out points (0 for none).
+
+    Returns:
+        ``(train, val)``, two :class:`~gin_core.artificial.ArtificialData`; ``val`` is
+        ``None`` when ``n_val == 0``.
+    """
+    if n_val < 0:
+        raise ValueError(f"n_val must be >= 0, got {n_val}")
+    data = make_artificial_data(n_clusters, n_points + n_val, seed=data_seed)
+    train_part = _subset(data, slice(0, n_points))
+    return train_part, (_subset(data, slice(n_points, None)) if n_val else None)
+
+
+@torch.no_grad()
+def heldout_nll(net, train: ArtificialData, val: ArtificialData, n_classes: int | None = None) -> float:
+    """Negative log-likelihood of held-out data in nats per dimension.
+
+    The Gaussian mixture is the one the model implies on its training data: per class,
+    the mean and (biased) variance of the training latents. The held-out points are
+    scored under it, with the log-determinant of the flow when it is not volume preserving.
+
+    Arguments:
+        net: a trained flow.
+        train: the data it was trained on (fixes the mixture).
+        val: held-out data.
+        n_classes: number of classes (default: from ``train``).
+
+    Returns:
+        The mean NLL per dimension (lower is better).
+    """
+    n_classes = n_classes or train.n_clusters
+    w_train = encode(net, train.x).double()
+    device = next(net.parameters()).device
+    net.eval()
+    ws, log_dets = [], []
+    for i in range(0, val.x.shape[0], 1000):
+        w, log_det = net(val.x[i : i + 1000].to(device))
+        ws.append(w.flatten(1).double().cpu())
+        log_dets.append(log_det.double().cpu())
+    w_val, log_det = torch.cat(ws), torch.cat(log_dets)
+    nll = torch.empty(len(w_val), dtype=torch.float64)
+    for c in range(n_classes):
+        tr, va = w_train[train.u == c], val.u == c
+        if len(tr) < 2:
+            raise ValueError(f"class {c} has {len(tr)} training samples; need at least 2 to fit its variance")
+        mean, var = tr.mean(0), tr.var(0, unbiased=False)
+        per_dim = 0.5 * (w_val[va] - mean) ** 2 / var + 0.5 * torch.log(var) + HALF_LOG_2PI
+        nll[va] = per_dim.mean(1)
+    if not getattr(net, "volume_preserving", False):
+        nll = nll - log_det / w_val.shape[1]
+    return float(nll.mean())
+
+
+@dataclass
+class Evaluation:
+    """What a trained model recovered, measured against the ground truth.
+
+    Attributes:
+        w: estimated latent of the training data, ``(N, 10)``.
+        spectrum: per-variable standard deviations (RMS over classes), sorted.
+        n_informative: number of informative variables read off the spectrum (largest gap).
+        mcc: mean |correlation| between the two true informative variables and their
+            matched w (Hungarian matching over all 10 w).
+        columns: the matched w column for each true informative variable.
+        correlations: per-variable |correlation| of the matching.
+        top_mcc: the same, but matching only among the two most important w of the spectrum.
+        gap: ratio of the 2nd to the 3rd standard deviation of the spectrum.
+        affine: the eq. (4) fit of ``(z, z^2)`` on ``(w, w^2)`` (``None`` if not computed).
+        val_nll: held-out NLL (nats/dim), or ``None`` without held-out data.
+    """
+
+    w: np.ndarray
+    spectrum: Spectrum
+    n_informative: int
+    mcc: float
+    columns: np.ndarray
+    correlations: np.ndarray
+    top_mcc: float
+    gap: float
+    affine: AffineFit | None
+    val_nll: float | None
+
+    def summary(self) -> dict:
+        """The scalar results as a JSON-ready dict."""
+        out = {
+            "mcc": self.mcc,
+            "top_mcc": self.top_mcc,
+            "n_informative": self.n_informative,
+            "gap": self.gap,
+            "spectrum": [float(s) for s in self.spectrum.std],
+            "correlations": [float(c) for c in self.correlations],
+            "val_nll": self.val_nll,
+        }
+        if self.affine is not None:
+            out["affine_sparse"] = self.affine.is_sparse
+            out["affine_row_share"] = [float(s) for s in self.affine.row_share]
+        return out
+
+
+def evaluate(net, train: ArtificialData, val: ArtificialData | None = None, with_affine: bool = True) -> Evaluation:
+    """Encode the training data and measure spectrum, dimension, MCC, gap and affine fit.
+
+    Arguments:
+        net: a trained flow.
+        train: the training data (its ``z`` is the ground truth).
+        val: held-out data for :func:`heldout_nll`, or ``None``.
+        with_affine: also fit eq. (4).
+
+    Returns:
+        An :class:`Evaluation`.
+    """
+    w = encode(net, train.x).numpy()
+    spectrum = latent_spectrum(w, train.u)
+    z = train.z[:, :N_INFORMATIVE].numpy()
+    score, columns, correlations = mcc(z, w, return_matching=True)
+    top = spectrum.order[:N_INFORMATIVE]
+    return Evaluation(
+        w=w,
+        spectrum=spectrum,
+        n_informative=count_informative(spectrum),
+        mcc=score,
+        columns=columns,
+        correlations=correlations,
+        top_mcc=mcc(z, w[:, top]),
+        gap=float(spectrum.std[N_INFORMATIVE - 1] / spectrum.std[N_INFORMATIVE]),
+        affine=affine_fit(z, w) if with_affine else None,
+        val_nll=heldout_nll(net, train, val) if val is not None else None,
+    )
+
+
+@dataclass
+class ArtificialRun:
+    """One training run on artificial data and what it recovered.
+
+    Attributes:
+        settings: the arguments of :func:`run_artificial` that define the run.
+        net: the trained network.
+        train, val: the data (``val`` may be ``None``).
+        history: the training :class:`~gin_core.train.History`.
+        evaluation: the final :class:`Evaluation`.
+        trajectory: one dict per evaluation epoch (``epoch``, ``loss``, ``mcc``,
+            ``n_informative``, ``gap``, ``val_nll``).
+        seconds: wall time of the training (evaluations excluded).
+    """
+
+    settings: dict
+    net: torch.nn.Module
+    train: ArtificialData
+    val: ArtificialData | None
+    history: History
+    evaluation: Evaluation
+    trajectory: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def run_artificial(
+    n_clusters: int = 5,
+    n_points: int = 100_000,
+    data_seed: int = 0,
+    net_seed: int = 0,
+    n_epochs: int = 80,
+    lr: float = 1e-2,
+    milestones: tuple[int, ...] = (50,),
+    batch_size: int = 1000,
+    noise: float = 0.01,
+    volume_preserving: bool = True,
+    n_val: int = 10_000,
+    eval_epochs: tuple[int, ...] = (),
+    checkpoint: str | Path | None = None,
+    device=None,
+    progress: bool = False,
+) -> ArtificialRun:
+    """Train the GIN of Table 2 on the artificial data and evaluate it.
+
+    The defaults are the paper's settings for experiment 1 (§4.3.1): 5 clusters, 100,000
+    points, Adam with lr 1e-2, batch 1000, noise 0.01, and the learning rate divided by 10
+    once the loss has converged (epoch 50 of 80).
+
+    Arguments:
+        n_clusters: 5 (experiment 1) or 3 (experiment 2).
+        n_points: training points (100,000; 10,000 for Fig. 7).
+        data_seed: seed of the data and of the mixing network.
+        net_seed: seed of the network's initialisation, the shuffling and the noise.
+        n_epochs, lr, milestones, batch_size, noise: as in :func:`~gin_core.train.train`.
+        volume_preserving: GIN (true) or the GLOW-style ablation (false).
+        n_val: held-out points used to score the run (not trained on).
+        eval_epochs: epochs (``< n_epochs``) after which to evaluate as well, for a
+            trajectory; training continues exactly (resume from a checkpoint).
+        checkpoint: checkpoint file (default: a temporary one when ``eval_epochs`` is set).
+            An existing file is resumed.
+        device: training device (default CUDA if available).
+        progress: show a progress bar.
+
+    Returns:
+        An :class:`ArtificialRun`.
+
+    References:
+        Sorrenson et al. (2020), §4.3.1-4.3.2.
+    """
+    eval_epochs = tuple(sorted(set(int(e) for e in eval_epochs)))
+    if any(e <= 0 or e >= n_epochs for e in eval_epochs):
+        raise ValueError(f"eval_epochs must lie strictly between 0 and n_epochs={n_epochs}, got {eval_epochs}")
+    settings = dict(
+        n_clusters=n_clusters, n_points=n_points, data_seed=data_seed, net_seed=net_seed, n_epochs=n_epochs, lr=lr,
+        milestones=list(milestones), batch_size=batch_size, noise=noise, volume_preserving=volume_preserving, n_val=n_val,
+    )
+    train_data, val_data = split_data(n_clusters, n_points, data_seed, n_val)
+    net = artificial_gin(volume_preserving=volume_preserving, seed=net_seed)
+    trajectory = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if checkpoint is None and eval_epochs:
+            checkpoint = Path(tmp) / "checkpoint.pt"
+        seconds = 0.0
+        for stop in (*eval_epochs, n_epochs):
+            t0 = time.perf_counter()
+            history = train(
+                net, train_data.x, train_data.u, n_clusters, n_epochs=stop, lr=lr, batch_size=batch_size,
+                milestones=tuple(milestones), noise=noise, seed=net_seed, checkpoint=checkpoint,
+                checkpoint_every=max(n_epochs, 1), device=device, progress=progress,
+            )
+            seconds += time.perf_counter() - t0
+            if stop < n_epochs:
+                ev = evaluate(net, train_data, val_data, with_affine=False)
+                trajectory.append({"epoch": stop, "loss": history.loss[-1], **_short(ev)})
+    evaluation = evaluate(net, train_data, val_data)
+    if eval_epochs:
+        trajectory.append({"epoch": n_epochs, "loss": history.loss[-1], **_short(evaluation)})
+    return ArtificialRun(settings, net, train_data, val_data, history, evaluation, trajectory, seconds)
+
+
+def _short(ev: Evaluation) -> dict:
+    return {"mcc": ev.mcc, "top_mcc": ev.top_mcc, "n_informative": ev.n_informative, "gap": ev.gap, "val_nll": ev.val_nll}
+
+
+def run_record(run: ArtificialRun) -> dict:
+    """A JSON-ready record of a run: settings, results, final loss, wall time and trajectory."""
+    return {
+        **run.settings,
+        **run.evaluation.summary(),
+        "loss": run.history.loss[-1] if run.history.loss else None,
+        "seconds": run.seconds,
+        "trajectory": run.trajectory,
+    }
+
+
+def _key(record: dict, keys: tuple[str, ...]) -> str:
+    return json.dumps([record[k] for k in keys])
+
+
+_SETTING_KEYS = ("n_clusters", "n_points", "data_seed", "net_seed", "n_epochs", "lr", "milestones", "batch_size", "noise", "volume_preserving", "n_val")
+
+
+def sweep(data_seeds, net_seeds=(0,), cache: str | Path | None = None, log=print, **settings) -> list[dict]:
+    """Run :func:`run_artificial` over data seeds and network seeds, caching every record.
+
+    Records already in ``cache`` (a JSON list written by this function) for the same
+    settings are reused, not recomputed; each new record is appended to the file as soon as
+    it is made, so an interrupted sweep resumes where it stopped.
+
+    Arguments:
+        data_seeds: seeds of the data sets.
+        net_seeds: seeds of the network initialisation (restarts).
+        cache: JSON file of records, or ``None``.
+        log: called with a one-line summary per run (``None`` for silence).
+        **settings: further arguments of :func:`run_artificial`.
+
+    Returns:
+        One record (see :func:`run_record`) per (data seed, net seed), in sweep order.
+    """
+    cache = Path(cache) if cache is not None else None
+    records = json.loads(cache.read_text()) if cache is not None and cache.is_file() else []
+    known = {_key(r, _SETTING_KEYS): r for r in records}
+    defaults = {k: v.default for k, v in _signature_defaults().items()}
+    out = []
+    for data_seed in data_seeds:
+        for net_seed in net_seeds:
+            wanted = {**defaults, **settings, "data_seed": int(data_seed), "net_seed": int(net_seed)}
+            wanted["milestones"] = list(wanted["milestones"])
+            key = _key(wanted, _SETTING_KEYS)
+            if key not in known:
+                record = run_record(run_artificial(**{k: v for k, v in wanted.items() if k in _RUN_ARGS}))
+                known[key] = record
+                records.append(record)
+                if cache is not None:
+                    cache.parent.mkdir(parents=True, exist_ok=True)
+                    cache.write_text(json.dumps(records, indent=1))
+                if log is not None:
+                    log(
+                        f"data_seed={data_seed} net_seed={net_seed}: mcc={record['mcc']:.3f} "
+                        f"dim={record['n_informative']} val_nll={record['val_nll']} {record['seconds']:.0f}s"
+                    )
+            out.append(known[key])
+    return out
+
+
+_RUN_ARGS = (*_SETTING_KEYS, "eval_epochs", "device", "progress")
+
+
+def _signature_defaults():
+    import inspect
+
+    return {k: v for k, v in inspect.signature(run_artificial).parameters.items() if k in _SETTING_KEYS}
+
+
+def select_restart(records: list[dict], score: str = "val_nll") -> dict:
+    """The restart with the lowest observable ``score`` (default: held-out NLL).
+
+    Arguments:
+        records: records of runs on the *same* data set with different network seeds.
+        score: the record field to minimise; must not use the ground truth.
+
+    Returns:
+        The chosen record.
+    """
+    if not records:
+        raise ValueError("no records to select from")
+    if len({r["data_seed"] for r in records}) != 1:
+        raise ValueError("select_restart compares restarts on one data set; got several data seeds")
+    if score in ("mcc", "top_mcc", "correlations", "affine_sparse", "affine_row_share"):
+        raise ValueError(f"{score!r} uses the ground truth; a selection rule must use an observable quantity")
+    values = [r[score] for r in records]
+    if any(v is None or not math.isfinite(v) for v in values):
+        raise ValueError(f"every record needs a finite {score!r}; got {values}")
+    return records[int(np.argmin(values))]
+
+
+def success(record: dict, threshold: float = 0.95) -> bool:
+    """A clean recovery: MCC at least ``threshold`` and exactly two informative dimensions detected."""
+    return bool(record["mcc"] >= threshold and record["n_informative"] == N_INFORMATIVE)
+
+
+def marginal_valley(data: ArtificialData, bins: int = 200) -> np.ndarray:
+    """How empty the space between clusters is, per true informative variable (ground truth, for diagnosis).
+
+    The marginal density of each true variable is the mixture of its clusters' Gaussians.
+    Between its 1% and 99% quantiles, the lowest density relative to the smaller of the two
+    peaks around it measures the valley: 1 means no dip, values near 0 mean a gap that
+    splits the data into groups with little overlap (the failure case of §4.3.1).
+
+    Arguments:
+        data: an artificial data set (its ``means``, ``stds`` and label frequencies are used).
+        bins: grid size.
+
+    Returns:
+        ``(n_informative,)`` array of valley ratios in (0, 1].
+    """
+    weights = torch.bincount(data.u, minlength=data.n_clusters).double().numpy()
+    weights = weights / weights.sum()
+    means, stds = data.means.double().numpy(), data.stds.double().numpy()
+    out = []
+    for i in range(means.shape[1]):
+        lo, hi = np.quantile(data.z[:, i].numpy(), [0.01, 0.99])
+        grid = np.linspace(lo, hi, bins)
+        dens = (weights[:, None] * np.exp(-0.5 * ((grid[None] - means[:, i, None]) / stds[:, i, None]) ** 2) / stds[:, i, None]).sum(0)
+        ratio = 1.0
+        for k in range(1, bins - 1):
+            left, right = dens[: k + 1].max(), dens[k:].max()
+            ratio = min(ratio, dens[k] / min(left, right))
+        out.append(ratio)
+    return np.array(out)
+
+
+@dataclass
+class LinearBaseline:
+    """A linear method's estimate of the latent and how it scores.
+
+    Attributes:
+        name: ``"PCA"`` or ``"FastICA"``.
+        w: its components of the data, ``(N, 10)``.
+        spectrum: class-conditional spectrum of ``w`` (as for GIN).
+        n_informative: dimension read off the spectrum.
+        mcc: MCC of the two true informative variables against ``w``.
+        seconds: fit time.
+    """
+
+    name: str
+    w: np.ndarray
+    spectrum: Spectrum
+    n_informative: int
+    mcc: float
+    seconds: float
+
+
+def linear_baseline(name: str, data: ArtificialData, seed: int = 0) -> LinearBaseline:
+    """Fit PCA or FastICA (scikit-learn) to the observed data and score it like GIN.
+
+    Arguments:
+        name: ``"PCA"`` or ``"FastICA"``.
+        data: the artificial data.
+        seed: random state of FastICA.
+
+    Returns:
+        A :class:`LinearBaseline`.
+    """
+    from sklearn.decomposition import PCA, FastICA
+
+    if name == "PCA":
+        model = PCA(n_components=data.x.shape[1])
+    elif name == "FastICA":
+        model = FastICA(n_components=data.x.shape[1], random_state=seed, max_iter=1000, whiten="unit-variance")
+    else:
+        raise ValueError(f"unknown baseline {name!r}; expected 'PCA' or 'FastICA'")
+    t0 = time.perf_counter()
+    w = model.fit_transform(data.x.double().numpy())
+    seconds = time.perf_counter() - t0
+    spectrum = latent_spectrum(w, data.u)
+    return LinearBaseline(name, w, spectrum, count_informative(spectrum), mcc(data.z[:, :N_INFORMATIVE].numpy(), w), seconds)
+
+
+def load_records(path: str | Path) -> list[dict]:
+    """Read records written by :func:`sweep`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no sweep results at {path}; run the bench script that writes it")
+    return json.loads(path.read_text())

@@ -1,0 +1,140 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gin_core.artificial import make_artificial_data
+from gin_core.experiments import (
+    evaluate,
+    heldout_nll,
+    linear_baseline,
+    load_records,
+    marginal_valley,
+    run_artificial,
+    select_restart,
+    split_data,
+    success,
+    sweep,
+)
+from gin_core.loss import GaussianMixtureNLL
+from gin_core.networks import artificial_gin
+
+TINY = dict(n_points=600, n_val=200, n_epochs=2, milestones=(1,), batch_size=100)
+
+
+def test_split_data_sizes_and_disjoint():
+    train, val = split_data(5, 300, data_seed=3, n_val=100)
+    assert train.x.shape == (300, 10) and val.x.shape == (100, 10)
+    full = make_artificial_data(5, 400, seed=3)
+    assert torch.equal(torch.cat([train.x, val.x]), full.x)
+    assert torch.equal(train.means, full.means)
+    assert split_data(5, 300, 3, n_val=0)[1] is None
+    with pytest.raises(ValueError, match="n_val"):
+        split_data(5, 300, 3, n_val=-1)
+
+
+def test_heldout_nll_equals_loss_on_training_data():
+    torch.set_default_dtype(torch.float64)
+    try:
+        train, _ = split_data(3, 500, data_seed=1, n_val=0)
+        train.x = train.x.double()
+        for vp in (True, False):
+            net = artificial_gin(volume_preserving=vp, seed=2, zero_init_last=False, clamp=0.5).double()
+            with torch.no_grad():
+                w, log_det = net(train.x)
+                expected = GaussianMixtureNLL(3, 10)(w, train.u, None if vp else log_det).item()
+            assert math.isclose(heldout_nll(net, train, train), expected, rel_tol=1e-9, abs_tol=1e-9)
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+def test_heldout_nll_needs_two_samples_per_class():
+    train, val = split_data(3, 200, data_seed=0, n_val=50)
+    train.u = torch.zeros_like(train.u)
+    train.u[0] = 2
+    with pytest.raises(ValueError, match="class 1 has 0 training samples"):
+        heldout_nll(artificial_gin(seed=0), train, val)
+
+
+def test_evaluate_identity_on_true_latent():
+    # a network that starts as a permutation applied to z itself recovers z exactly
+    train, val = split_data(5, 2000, data_seed=0, n_val=500)
+    train.x, val.x = train.z.clone(), val.z.clone()
+    ev = evaluate(artificial_gin(seed=0), train, val)
+    assert ev.mcc > 0.999999 and ev.top_mcc > 0.999999
+    assert ev.n_informative == 2 and ev.gap > 10
+    assert ev.affine.is_sparse
+    assert ev.val_nll is not None and math.isfinite(ev.val_nll)
+    assert set(ev.summary()) >= {"mcc", "n_informative", "gap", "spectrum", "val_nll", "affine_sparse"}
+
+
+def test_run_artificial_trajectory_does_not_change_the_run():
+    plain = run_artificial(data_seed=1, net_seed=4, **TINY)
+    traced = run_artificial(data_seed=1, net_seed=4, eval_epochs=(1,), **TINY)
+    assert plain.history.loss == traced.history.loss
+    assert plain.evaluation.mcc == traced.evaluation.mcc
+    assert [p["epoch"] for p in traced.trajectory] == [1, 2]
+    assert traced.trajectory[-1]["mcc"] == traced.evaluation.mcc
+    assert plain.settings["net_seed"] == 4 and plain.seconds > 0
+    with pytest.raises(ValueError, match="eval_epochs"):
+        run_artificial(eval_epochs=(2,), **TINY)
+
+
+def test_sweep_caches_and_resumes(tmp_path):
+    cache = tmp_path / "sweep.json"
+    lines = []
+    first = sweep([0], [0, 1], cache=cache, log=lines.append, **TINY)
+    assert len(first) == 2 and len(lines) == 2
+    again = sweep([0], [0, 1, 2], cache=cache, log=lines.append, **TINY)
+    assert len(lines) == 3  # only net seed 2 was new
+    assert again[:2] == first
+    assert len(load_records(cache)) == 3
+    other = sweep([0], [0], cache=cache, log=lines.append, **{**TINY, "lr": 1e-3})
+    assert len(lines) == 4 and other[0]["lr"] == 1e-3
+    with pytest.raises(FileNotFoundError, match="bench script"):
+        load_records(tmp_path / "missing.json")
+
+
+def test_select_restart_uses_observable_score():
+    records = [{"data_seed": 0, "val_nll": v, "mcc": m} for v, m in [(-1.0, 0.99), (-2.0, 0.5), (-1.5, 0.9)]]
+    assert select_restart(records)["mcc"] == 0.5
+    with pytest.raises(ValueError, match="ground truth"):
+        select_restart(records, score="mcc")
+    with pytest.raises(ValueError, match="one data set"):
+        select_restart(records + [{"data_seed": 1, "val_nll": 0.0}])
+    with pytest.raises(ValueError, match="finite"):
+        select_restart([{"data_seed": 0, "val_nll": None}])
+    with pytest.raises(ValueError, match="no records"):
+        select_restart([])
+
+
+def test_success_needs_mcc_and_dimension():
+    assert success({"mcc": 0.96, "n_informative": 2})
+    assert not success({"mcc": 0.94, "n_informative": 2})
+    assert not success({"mcc": 0.99, "n_informative": 3})
+
+
+def test_marginal_valley_separated_vs_overlapping():
+    data = make_artificial_data(2, 1000, seed=0)
+    data.stds[:] = 0.5
+    data.means[:] = torch.tensor([[-4.0, -0.1], [4.0, 0.1]])
+    data.z[:, :2] = data.means[data.u] + torch.randn(1000, 2, generator=torch.Generator().manual_seed(0)) * 0.5
+    valley = marginal_valley(data)
+    assert valley[0] < 1e-6  # two clusters far apart: an empty gap
+    assert valley[1] > 0.99  # two clusters on top of each other: no dip
+
+
+def test_linear_baselines_score_like_gin():
+    train, _ = split_data(5, 2000, data_seed=0, n_val=0)
+    for name in ("PCA", "FastICA"):
+        b = linear_baseline(name, train)
+        assert b.w.shape == (2000, 10) and 0 <= b.mcc <= 1 and 1 <= b.n_informative <= 9
+    # on linearly mixed data PCA keeps the true informative plane: its top 2 components span z[:, :2]
+    train.x = train.z @ torch.linalg.qr(torch.randn(10, 10, generator=torch.Generator().manual_seed(1)))[0]
+    pca = linear_baseline("PCA", train)
+    z = train.z[:, :2].numpy()
+    coef, *_ = np.linalg.lstsq(np.c_[pca.w[:, :2], np.ones(2000)], z, rcond=None)
+    assert np.allclose(np.c_[pca.w[:, :2], np.ones(2000)] @ coef, z, atol=1e-4)
+    with pytest.raises(ValueError, match="unknown baseline"):
+        linear_baseline("NMF", train)
