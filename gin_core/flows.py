@@ -44,9 +44,11 @@ def soft_clamp(s: torch.Tensor, clamp: float, kind: str = "tanh") -> torch.Tenso
     Arguments:
         s: raw log-scales from the coupling subnetwork.
         clamp: bound of the output.
-        kind: ``"tanh"`` computes :math:`c \tanh(s)` (the paper's :math:`2\tanh(s)` with c = 2);
-            ``"atan"`` computes :math:`0.636\, c \arctan(s/c)` (FrEIA's choice, used to
-            cross-check against it).
+        kind: ``"tanh"`` computes :math:`c \tanh(s)` (the paper's :math:`2\tanh(s)` with c = 2;
+            FrEIA's ``clamp_activation="TANH"``); ``"atan"`` computes
+            :math:`0.636\, c \arctan(s/c)`, the clamp of FrEIA before version 0.2 that the
+            authors' code used. (FrEIA 0.2's default ``"ATAN"`` is :math:`0.636\, c \arctan(s)`,
+            without the division by c.)
 
     Returns:
         The clamped log-scales, same shape as ``s``.
@@ -89,7 +91,7 @@ class AffineCoupling(nn.Module):
         subnet: a factory ``subnet(c_in, c_out) -> nn.Module``.
         volume_preserving: GIN block if true, GLOW-style block with exact log-det if false.
         clamp: bound of the soft clamp (2 in the paper).
-        clamp_kind: ``"tanh"`` (paper) or ``"atan"`` (FrEIA).
+        clamp_kind: ``"tanh"`` (paper) or ``"atan"`` (FrEIA before 0.2, the authors' code).
         conv: whether the input is an image ``(B, C, H, W)`` rather than ``(B, C)``.
 
     References:
@@ -137,43 +139,63 @@ class AffineCoupling(nn.Module):
                 f"got shape {tuple(x.shape)}"
             )
 
-    def _scale_shift(self, net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        s, t = net(x).chunk(2, dim=1)
+    # A fully connected block computes in a (features, batch) layout: contiguous halves, and
+    # subnets such as :class:`~gin_core.networks.MLP` then need no transposes. Convolutional
+    # blocks keep (batch, channels, height, width). ``_dim`` is the split axis of that layout.
+
+    @property
+    def _dim(self) -> int:
+        return 1 if self.conv else 0
+
+    def _halves(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = x if self.conv else x.t().contiguous()
+        return h.narrow(self._dim, 0, self.split), h.narrow(self._dim, self.split, self.channels - self.split)
+
+    def _join(self, h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
+        h = torch.cat([h1, h2], dim=self._dim)
+        return h if self.conv else h.t()
+
+    def _scale_shift(self, net: nn.Module, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = net(h) if self.conv else net(h.t()).t()
+        s, t = out.chunk(2, dim=self._dim)
         s = soft_clamp(s, self.clamp, self.clamp_kind)
         if self.volume_preserving:
-            s = s - s.mean(dim=1, keepdim=True)
+            s = s - s.mean(dim=self._dim, keepdim=True)
         return s, t
 
     def log_scales(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The log-scales ``(s1, s2)`` that ``forward`` applies to ``x`` (for inspection and tests)."""
-        x1, x2 = x[:, : self.split], x[:, self.split :]
+        """The log-scales ``(s1, s2)`` that ``forward`` applies to ``x``, laid out like ``x``'s halves (for inspection and tests)."""
+        self._check(x)
+        x1, x2 = self._halves(x)
         s1, t1 = self._scale_shift(self.subnet1, x1)
-        y2 = x2 * torch.exp(s1) + t1
+        y2 = torch.addcmul(t1, x2, torch.exp(s1))
         s2, _ = self._scale_shift(self.subnet2, y2)
-        return s1, s2
+        return (s1, s2) if self.conv else (s1.t(), s2.t())
 
-    def _log_det(self, s1: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
+    def _log_det(self, s1: torch.Tensor, s2: torch.Tensor, batch: int) -> torch.Tensor:
         if self.volume_preserving:  # exactly zero by construction; no round-off
-            return s1.new_zeros(s1.shape[0])
-        return s1.flatten(1).sum(1) + s2.flatten(1).sum(1)
+            return s1.new_zeros(batch)
+        if self.conv:
+            return s1.flatten(1).sum(1) + s2.flatten(1).sum(1)
+        return s1.sum(0) + s2.sum(0)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self._check(x)
-        x1, x2 = x[:, : self.split], x[:, self.split :]
+        x1, x2 = self._halves(x)
         s1, t1 = self._scale_shift(self.subnet1, x1)
-        y2 = x2 * torch.exp(s1) + t1
+        y2 = torch.addcmul(t1, x2, torch.exp(s1))
         s2, t2 = self._scale_shift(self.subnet2, y2)
-        y1 = x1 * torch.exp(s2) + t2
-        return torch.cat([y1, y2], dim=1), self._log_det(s1, s2)
+        y1 = torch.addcmul(t2, x1, torch.exp(s2))
+        return self._join(y1, y2), self._log_det(s1, s2, x.shape[0])
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         self._check(y)
-        y1, y2 = y[:, : self.split], y[:, self.split :]
+        y1, y2 = self._halves(y)
         s2, t2 = self._scale_shift(self.subnet2, y2)
         x1 = (y1 - t2) * torch.exp(-s2)
         s1, t1 = self._scale_shift(self.subnet1, x1)
         x2 = (y2 - t1) * torch.exp(-s1)
-        return torch.cat([x1, x2], dim=1)
+        return self._join(x1, x2)
 
 
 class Permutation(nn.Module):
@@ -203,10 +225,21 @@ class Permutation(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x.dim() < 2 or x.shape[1] != self.perm.numel():
             raise ValueError(f"permutation expects {self.perm.numel()} entries at dim 1, got shape {tuple(x.shape)}")
-        return x[:, self.perm], x.new_zeros(x.shape[0])
+        return self._permute(x, self.perm), x.new_zeros(x.shape[0])
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
-        return y[:, self.inv_perm]
+        if y.dim() < 2 or y.shape[1] != self.perm.numel():
+            raise ValueError(f"inverse permutation expects {self.perm.numel()} entries at dim 1, got shape {tuple(y.shape)}")
+        return self._permute(y, self.inv_perm)
+
+    @staticmethod
+    def _permute(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        # Same values as x[:, index]. index_select's backward (an index_add) is far cheaper than
+        # advanced indexing's (an accumulating index_put). A (batch, features) result is laid
+        # out as (features, batch) in memory, the layout a fully connected coupling computes in.
+        if x.dim() == 2:
+            return x.t().index_select(0, index).t()
+        return x.index_select(1, index)
 
 
 class Downsample(nn.Module):
@@ -284,25 +317,36 @@ class InvertibleSequential(nn.Module):
     def volume_preserving(self) -> bool:
         return all(getattr(layer, "volume_preserving", True) for layer in self.layers)
 
-    def _check(self, x: torch.Tensor, shape: tuple[int, ...], name: str) -> None:
+    def _check(self, x: torch.Tensor, shape: tuple[int, ...], name: str, finite: bool = True) -> None:
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
         if not x.is_floating_point():
             raise TypeError(f"{name} must be a floating point tensor, got dtype {x.dtype}")
         if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape:
             raise ValueError(f"{name} must have shape (batch, {', '.join(map(str, shape))}), got {tuple(x.shape)}")
-        check_finite(x, name)
+        if finite:
+            check_finite(x, name)
+        elif x.shape[0] == 0:
+            raise ValueError(f"{name} is an empty batch (shape {tuple(x.shape)}); expected at least one sample")
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        self._check(x, self.input_shape, "x")
+    def forward(self, x: torch.Tensor, check_finite: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Map data to latent: ``w, log_det = net(x)``.
+
+        Arguments:
+            x: a batch of data, ``(batch, *input_shape)``; its type, shape and emptiness are
+                always checked.
+            check_finite: also check that ``x`` holds no NaN or infinite value (a pass over the
+                data; :func:`gin_core.train.train` checks its data once and skips it per step).
+        """
+        self._check(x, self.input_shape, "x", check_finite)
         log_det = x.new_zeros(x.shape[0])
         for layer in self.layers:
             x, ld = layer(x)
             log_det = log_det + ld
-        return x, log_det
+        return x.contiguous(), log_det
 
     def inverse(self, w: torch.Tensor) -> torch.Tensor:
         self._check(w, self.latent_shape, "w")
         for layer in reversed(self.layers):
             w = layer.inverse(w)
-        return w
+        return w.contiguous()

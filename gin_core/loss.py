@@ -18,15 +18,18 @@ __all__ = ["GaussianMixtureNLL", "check_labels"]
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
-def check_labels(u: torch.Tensor, n: int, n_classes: int) -> None:
-    """Raise a clear error unless ``u`` is a 1-d integer tensor of ``n`` labels in ``[0, n_classes)``."""
+def check_labels(u: torch.Tensor, n: int, n_classes: int, values: bool = True) -> None:
+    """Raise a clear error unless ``u`` is a 1-d integer tensor of ``n`` labels in ``[0, n_classes)``.
+
+    With ``values=False`` only the type, dtype and shape are checked (no pass over the labels).
+    """
     if not isinstance(u, torch.Tensor):
         raise TypeError(f"labels u must be a torch.Tensor, got {type(u).__name__}")
     if u.is_floating_point() or u.is_complex() or u.dtype == torch.bool:
         raise TypeError(f"labels u must be integers (torch.long), got dtype {u.dtype}")
     if u.dim() != 1 or u.shape[0] != n:
         raise ValueError(f"labels u must have shape ({n},) to match the batch, got {tuple(u.shape)}")
-    if n and (u.min() < 0 or u.max() >= n_classes):
+    if values and n and (u.min() < 0 or u.max() >= n_classes):
         raise ValueError(
             f"labels u must lie in [0, {n_classes}), got values from {u.min().item()} to {u.max().item()}"
         )
@@ -85,13 +88,15 @@ class GaussianMixtureNLL(nn.Module):
             classes with no sample are zero.
         """
         counts = torch.bincount(u, minlength=self.n_classes).to(w.dtype)
-        sums = w.new_zeros(self.n_classes, w.shape[1]).index_add(0, u, w)
-        means = sums / counts.clamp(min=1)[:, None]
-        centred = w - means[u]
-        variances = w.new_zeros(self.n_classes, w.shape[1]).index_add(0, u, centred**2) / counts.clamp(min=1)[:, None]
+        n = counts.clamp(min=1).unsqueeze(1)
+        means = w.new_zeros(self.n_classes, w.shape[1]).index_add_(0, u, w) / n
+        centred = w - means.index_select(0, u)
+        variances = w.new_zeros(self.n_classes, w.shape[1]).index_add_(0, u, centred * centred) / n
         return means, variances, counts
 
-    def forward(self, w: torch.Tensor, u: torch.Tensor, log_det: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, w: torch.Tensor, u: torch.Tensor, log_det: torch.Tensor | None = None, check_values: bool = True
+    ) -> torch.Tensor:
         """Mean NLL per dimension over the batch.
 
         Arguments:
@@ -99,34 +104,48 @@ class GaussianMixtureNLL(nn.Module):
             u: integer class labels, shape ``(B,)``.
             log_det: per-sample :math:`\\log|\\det J|` of the flow, shape ``(B,)``; ``None``
                 for a volume-preserving flow.
+            check_values: check that ``w`` is finite and the labels lie in ``[0, n_classes)``
+                (passes over the data; shapes and dtypes are always checked).
+                :func:`gin_core.train.train` checks its data once and skips these per step.
 
         Returns:
             A scalar tensor.
         """
         if w.dim() != 2 or w.shape[1] != self.n_dims:
             raise ValueError(f"latent w must have shape (batch, {self.n_dims}), got {tuple(w.shape)}")
-        check_finite(w, "latent w")
-        check_labels(u, w.shape[0], self.n_classes)
+        if w.shape[0] == 0:
+            raise ValueError(f"latent w is an empty batch (shape {tuple(w.shape)}); expected at least one sample")
+        if check_values:
+            check_finite(w, "latent w")
+        check_labels(u, w.shape[0], self.n_classes, values=check_values)
         if log_det is not None and tuple(log_det.shape) != (w.shape[0],):
             raise ValueError(f"log_det must have shape ({w.shape[0]},), got {tuple(log_det.shape)}")
 
         if self.learned:
-            mu, log_sigma = self.means[u], self.log_stds[u]
-        else:
-            means, variances, counts = self.class_statistics(w, u)
-            keep = counts[u] >= 2
-            if not keep.any():
-                raise ValueError(
-                    "no class has two or more samples in this batch, so no class variance can be estimated; "
-                    "use a larger batch or learned=True"
-                )
-            if not keep.all():  # drop lone samples before any log(0) enters the graph
-                self.n_excluded += int((~keep).sum())
-                w, u = w[keep], u[keep]
-                log_det = log_det[keep] if log_det is not None else None
-            mu, log_sigma = means[u], 0.5 * torch.log(variances[u])
-        nll = 0.5 * (w - mu) ** 2 * torch.exp(-2 * log_sigma) + log_sigma + HALF_LOG_2PI
-        per_sample = nll.mean(dim=1)
-        if log_det is not None:
-            per_sample = per_sample - log_det / self.n_dims
-        return per_sample.mean()
+            mu, log_sigma = self.means.index_select(0, u), self.log_stds.index_select(0, u)
+            nll = 0.5 * (w - mu) ** 2 * torch.exp(-2 * log_sigma) + log_sigma
+            loss = nll.mean() + HALF_LOG_2PI
+            return loss if log_det is None else loss - log_det.mean() / self.n_dims
+
+        _, variances, counts = self.class_statistics(w, u)
+        kept = counts >= 2
+        n_kept = int(counts[kept].sum())
+        if n_kept == 0:
+            raise ValueError(
+                "no class has two or more samples in this batch, so no class variance can be estimated; "
+                "use a larger batch or learned=True"
+            )
+        n_lone = w.shape[0] - n_kept  # classes with one sample: no variance, left out
+        # With the batch's own (biased) variances, the squared terms of a class's n_c samples add
+        # up to n_c / 2 per dimension for any w, so they contribute a constant and no gradient:
+        # the mean NLL is the sample-weighted mean of 0.5 log var + 0.5 + 0.5 log 2 pi (eq. 7),
+        # with the same value and gradient as the per-sample sum, in fewer operations.
+        # Lone classes get variance 1 (log 0) and weight 0 before the log enters the graph.
+        log_var = torch.where(kept.unsqueeze(1), variances, torch.ones_like(variances)).log()
+        weights = torch.where(kept, counts, torch.zeros_like(counts))
+        loss = (weights @ log_var.sum(dim=1)) * (0.5 / (self.n_dims * n_kept)) + (0.5 + HALF_LOG_2PI)
+        if n_lone:
+            self.n_excluded += n_lone
+            if log_det is not None:
+                log_det = log_det[kept.index_select(0, u)]
+        return loss if log_det is None else loss - log_det.mean() / self.n_dims

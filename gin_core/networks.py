@@ -13,14 +13,37 @@ from torch import nn
 
 from .flows import AffineCoupling, Downsample, Flatten, InvertibleSequential, Permutation
 
-__all__ = ["mlp", "conv_net", "coupling_flow", "artificial_gin", "emnist_gin", "count_parameters"]
+__all__ = ["MLP", "mlp", "conv_net", "coupling_flow", "artificial_gin", "emnist_gin", "count_parameters"]
 
 
-def mlp(c_in: int, hidden: int, c_out: int) -> nn.Sequential:
-    """Three linear layers ``c_in -> hidden -> hidden -> c_out`` with ReLU between them."""
-    return nn.Sequential(
-        nn.Linear(c_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, c_out)
-    )
+class MLP(nn.Sequential):
+    """A sequence of ``nn.Linear`` layers and element-wise activations, evaluated batch-in-columns.
+
+    Same modules, parameters and ``state_dict`` as the ``nn.Sequential`` it extends, and the
+    same function; only the layout of the computation differs: a 2-d input ``(batch,
+    features)`` is transposed (a view) and every linear layer computes ``W h + b`` on
+    ``(features, batch)``. On the CPU, PyTorch's matrix products with a few features and a
+    large batch run several times faster in that layout (forward and backward) than
+    ``nn.Linear``'s ``x W^T + b``; for large layers the two are equally fast.
+
+    Only ``nn.Linear`` layers and element-wise modules (activations) may be used.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2:
+            return super().forward(x)
+        h = x.t()
+        for layer in self:
+            if isinstance(layer, nn.Linear):
+                h = layer.weight @ h if layer.bias is None else torch.addmm(layer.bias.unsqueeze(1), layer.weight, h)
+            else:
+                h = layer(h)
+        return h.t()
+
+
+def mlp(c_in: int, hidden: int, c_out: int) -> MLP:
+    """Three linear layers ``c_in -> hidden -> hidden -> c_out`` with ReLU between them (an :class:`MLP`)."""
+    return MLP(nn.Linear(c_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, c_out))
 
 
 def conv_net(c_in: int, hidden: int, c_out: int) -> nn.Sequential:

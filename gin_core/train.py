@@ -23,10 +23,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .flows import check_finite
+from .flows import InvertibleSequential, check_finite
 from .loss import GaussianMixtureNLL, check_labels
 
-__all__ = ["History", "train", "default_device", "save_checkpoint", "load_checkpoint", "main"]
+__all__ = ["History", "train", "train_step", "make_optimizer", "default_device", "save_checkpoint", "load_checkpoint", "main"]
 
 
 def default_device() -> torch.device:
@@ -73,6 +73,66 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def make_optimizer(params, lr: float) -> torch.optim.Adam:
+    """Adam as :func:`train` uses it.
+
+    PyTorch's fused implementation where it has one for the parameters (floating point, on
+    CPU or CUDA): one kernel per step instead of a Python loop over parameter tensors, which
+    on small networks costs more than the network itself. Otherwise the default Adam.
+    """
+    params = list(params)
+    fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.Adam(params, lr=lr, fused=True if fused else None)
+
+
+def train_step(
+    net: nn.Module,
+    criterion: GaussianMixtureNLL,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    u: torch.Tensor,
+    noise: float = 0.01,
+    generator: torch.Generator | None = None,
+    check_values: bool = True,
+) -> float:
+    """One optimisation step on one batch, as :func:`train` takes it.
+
+    Adds Gaussian noise of standard deviation ``noise`` (drawn from ``generator``), maps the
+    batch to ``w, log_det = net(x)``, evaluates ``criterion`` (with the log-det term only if
+    the flow is not volume preserving), back-propagates and steps ``optimizer``.
+
+    Arguments:
+        net: the flow.
+        criterion: a :class:`~gin_core.loss.GaussianMixtureNLL`.
+        optimizer: optimiser of the network's (and the criterion's) parameters.
+        x: the batch, on the network's device.
+        u: its integer labels.
+        noise: standard deviation of the augmentation noise.
+        generator: random generator of the noise (on ``x``'s device).
+        check_values: check that ``x`` and ``w`` are finite and the labels in range (passes
+            over the data; shapes are always checked). :func:`train` checks its whole data
+            set once, then steps with ``check_values=False``.
+
+    Returns:
+        The loss value (a Python float; may be NaN or infinite, :func:`train` checks it).
+    """
+    if noise > 0:
+        x = x + noise * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    if isinstance(net, InvertibleSequential):
+        w, log_det = net(x, check_finite=check_values)
+    else:
+        if check_values:
+            check_finite(x, "x")
+        w, log_det = net(x)
+    w = w.flatten(1)
+    vp = getattr(net, "volume_preserving", False)
+    loss = criterion(w, u, None if vp else log_det, check_values=check_values)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
 
 
 def _lr_at(epoch: int, lr: float, milestones: tuple[int, ...]) -> float:
@@ -152,7 +212,7 @@ def train(
     n_dims = math.prod(getattr(net, "latent_shape", x.shape[1:]))
     criterion = GaussianMixtureNLL(n_classes, n_dims, learned=learned_stats).to(device)
     params = list(net.parameters()) + list(criterion.parameters())
-    optimizer = torch.optim.Adam(params, lr=lr)
+    optimizer = make_optimizer(params, lr)
     generator = torch.Generator(device=device).manual_seed(int(seed))
     history = History()
     epoch, position, perm = 0, 0, None
@@ -212,17 +272,7 @@ def train(
                 if stop_after_steps is not None and steps_this_call >= stop_after_steps:
                     raise KeyboardInterrupt
                 index = perm[position * batch_size : (position + 1) * batch_size]
-                xb = x[index]
-                if noise > 0:
-                    xb = xb + noise * torch.randn(xb.shape, generator=generator, device=device, dtype=xb.dtype)
-                w, log_det = net(xb)
-                w = w.flatten(1)
-                vp = getattr(net, "volume_preserving", False)
-                loss = criterion(w, u[index], None if vp else log_det)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                value = loss.item()
+                value = train_step(net, criterion, optimizer, x[index], u[index], noise, generator, check_values=False)
                 if not math.isfinite(value):
                     raise FloatingPointError(f"the loss became {value} at epoch {epoch}, step {position}; lower the learning rate")
                 epoch_sum, epoch_count = epoch_sum + value, epoch_count + 1
