@@ -12,8 +12,9 @@ no network port, no extra Python package), and checked:
   message, no MathJax error;
 * no unrendered cell: no raw MyST/glue/citation markup, no figure shown only as text
   (``<Figure size ...>``), no widget placeholder;
-* the math rendered: every Sphinx math node holds MathJax output and no raw ``$$`` is left;
-* progress bars are collapsed (no tqdm redraw spam).
+* the math rendered: every Sphinx math node holds MathJax output and no raw ``$`` is left;
+* progress bars are collapsed (no tqdm redraw spam);
+* no code or output block is wider than the text column (long lines would be cut off).
 
 A full-page screenshot of each page is saved to ``_build/screenshots/<page>.png``.
 """
@@ -253,6 +254,8 @@ PAGE_REPORT_JS = r"""
     problematic: [...article.querySelectorAll('.problematic, .system-message')].map(e => e.textContent.slice(0, 120)),
     codeCells: article.querySelectorAll('.cell.docutils.container, div.cell').length,
     outputs: outputs,
+    clipped: [...article.querySelectorAll('pre')].filter(p => p.scrollWidth > p.clientWidth + 1)
+      .map(p => p.textContent.split('\n').reduce((a, l) => l.length > a.length ? l : a, '').slice(0, 120)),
   };
 })()
 """
@@ -356,6 +359,10 @@ def page_problems(path: Path, report: dict, events: list[dict]) -> list[str]:
         if len(progress) > MAX_PROGRESS_LINES:
             problems.append(f"{len(progress)} progress-bar lines in one output (tqdm redraws not collapsed)")
 
+    # Readable: no code or output block wider than the text column (its lines would be cut off).
+    problems += [f"a code or output block is wider than the page (keep lines under ~80 characters): {line!r}"
+                 for line in report["clipped"]]
+
     # Math rendered by MathJax.
     problems += [f"math not typeset: {text}" for text in report["mathUnrendered"][:5]]
     problems += [f"MathJax error: {text}" for text in report["mathErrors"][:5]]
@@ -413,6 +420,7 @@ paragraph is long enough to count as content for the text-length check of the pa
 <img src="missing.png" alt="missing">
 <div class="output stderr"><pre>UserWarning: something</pre></div>
 <div class="cell_output"><pre>train:  10%|#  | 1/10\ntrain:  20%|## | 2/10\n&lt;Figure size 640x480 with 1 Axes&gt;</pre></div>
+<pre style="width: 300px; overflow: auto">a line of code that is far too long for its box, a line of code that is far too long for its box</pre>
 <script>throw new Error("boom");</script>
 </article></body></html>"""
 
@@ -425,5 +433,5 @@ def test_browser_check_catches_a_broken_page(browser, tmp_path):
     problems = "\n".join(page_problems(path, report, events))
     for expected in ["JavaScript exception", "failed to load", "image not rendered", "stderr output",
                      "unrendered markup '$'", "unrendered markup '|---'", "unrendered markup '{cite'",
-                     "math not typeset", "'<Figure size'"]:
+                     "math not typeset", "'<Figure size'", "wider than the page"]:
         assert expected in problems, f"the check missed {expected!r}; it reported:\n{problems}"
