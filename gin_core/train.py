@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -338,6 +339,14 @@ def main(argv: list[str] | None = None) -> History:
     """Command-line entry point; see ``python -m gin_core.train --help``."""
     args = _parser().parse_args(argv)
     from .networks import artificial_gin, emnist_gin
+
+    # Ctrl-C and `kill` (SIGTERM) both end the run through KeyboardInterrupt, which writes the
+    # checkpoint first; SIGINT is re-armed because background shells start programs ignoring it.
+    def _interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
 
     if args.experiment == "artificial":
         from .artificial import make_artificial_data
