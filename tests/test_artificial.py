@@ -1,0 +1,98 @@
+"""Tests of gin_core.artificial: the statistics of the §4.3 data and its mixing network."""
+
+import pytest
+import torch
+
+from gin_core import AffineCoupling, count_parameters, make_artificial_data, mixing_network
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_artificial_data(n_clusters=5, n_points=20_000, seed=0)
+
+
+def test_shapes_and_dtypes(data):
+    assert data.x.shape == (20_000, 10) and data.x.dtype == torch.float32
+    assert data.z.shape == (20_000, 10) and data.u.shape == (20_000,) and data.u.dtype == torch.long
+    assert data.means.shape == (5, 2) and data.stds.shape == (5, 2)
+    assert data.n_clusters == 5 and data.seed == 0
+    assert torch.isfinite(data.x).all()
+
+
+def test_cluster_parameters_lie_in_the_stated_ranges():
+    for seed in range(20):
+        d = make_artificial_data(n_clusters=5, n_points=10, seed=seed)
+        assert d.means.min() >= -5 and d.means.max() <= 5
+        assert d.stds.min() >= 0.5 and d.stds.max() <= 3
+    spread = torch.cat([make_artificial_data(5, 10, seed=s).means.flatten() for s in range(40)])
+    assert spread.min() < -4 and spread.max() > 4  # uniform over the whole range, not a corner of it
+
+
+def test_latent_statistics_match_the_cluster_parameters(data):
+    for c in range(5):
+        members = data.z[data.u == c]
+        assert torch.allclose(members[:, :2].mean(0), data.means[c], atol=0.15)
+        assert torch.allclose(members[:, :2].std(0), data.stds[c], rtol=0.05)
+    noise = data.z[:, 2:]
+    assert torch.allclose(noise.std(0), torch.full((8,), 0.01), rtol=0.05)
+    assert noise.mean(0).abs().max() < 0.001
+
+
+def test_labels_are_balanced(data):
+    shares = torch.bincount(data.u, minlength=5).double() / len(data.u)
+    assert torch.allclose(shares, torch.full((5,), 0.2, dtype=torch.float64), atol=0.015)
+
+
+def test_reproducible_by_seed_and_different_for_other_seeds():
+    a, b, c = (make_artificial_data(3, 500, seed=s) for s in (4, 4, 5))
+    for name in ("x", "u", "z", "means", "stds"):
+        assert torch.equal(getattr(a, name), getattr(b, name))
+    assert not torch.equal(a.means, c.means) and not torch.equal(a.x, c.x)
+
+
+def test_global_rng_untouched():
+    state = torch.random.get_rng_state()
+    make_artificial_data(3, 100, seed=0)
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_mixing_is_a_random_nonlinear_glow_network():
+    net = mixing_network(seed=3)
+    assert not net.volume_preserving and not net.training
+    assert count_parameters(net) == 0  # frozen: nothing to train
+    assert sum(p.numel() for p in net.parameters()) == 4_480
+    couplings = [m for m in net.modules() if isinstance(m, AffineCoupling)]
+    assert len(couplings) == 8 and all(m.clamp_kind == "atan" for m in couplings)
+    assert all(torch.count_nonzero(list(m.subnet1.parameters())[-2]) > 0 for m in couplings)  # not identity-initialised
+    z = torch.randn(200, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    net = net.double()
+    x, log_det = net(z)
+    assert log_det.abs().min() > 1e-3  # changes volume
+    assert (net.inverse(x) - z).abs().max() < 1e-10
+    # non-linear: a least-squares affine map from z explains x only partly
+    design = torch.cat([z, torch.ones(200, 1, dtype=torch.float64)], dim=1)
+    residual = x - design @ torch.linalg.lstsq(design, x).solution
+    assert (residual.var(0) / x.var(0)).max() > 0.05
+    assert not torch.equal(mixing_network(seed=3).layers[0].perm, mixing_network(seed=4).layers[0].perm)
+
+
+def test_observed_data_is_the_mixed_latent(data):
+    """x is not z: the informative directions are spread over all 10 observed dimensions."""
+    corr = torch.corrcoef(torch.cat([data.z[:, :2], data.x], dim=1).T)[:2, 2:].abs()
+    assert (corr > 0.1).sum() > 2
+    assert data.x.std(0).min() > 0.01 * 2  # noise dimensions mixed with the informative ones
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_clusters": 0}, "n_clusters and n_points must be positive, got 0 and 100"),
+        ({"n_points": 0}, "n_clusters and n_points must be positive, got 5 and 0"),
+        ({"n_dims": 12}, "the paper's mixing network is 10-d: need n_dims=10"),
+        ({"n_informative": 11}, "1 <= n_informative <= 10"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    args = {"n_clusters": 5, "n_points": 100, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        make_artificial_data(**args)

@@ -1,0 +1,213 @@
+"""Tests of gin_core.loss.GaussianMixtureNLL: hand-computed values, gradients, lone classes, errors."""
+
+import math
+
+import pytest
+import torch
+
+from gin_core import GaussianMixtureNLL
+from gin_core.loss import check_labels
+
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+# A tiny batch, d = 2, two classes:
+#   class 0: dim 0 = (1, 2, 3) -> mean 2, biased variance 2/3;  dim 1 = (0, 0, 3) -> mean 1, variance 2
+#   class 1: dim 0 = (-2, 2)   -> mean 0, variance 4;           dim 1 = (5, 7)    -> mean 6, variance 1
+W = torch.tensor([[1.0, 0.0], [2.0, 0.0], [3.0, 3.0], [-2.0, 5.0], [2.0, 7.0]], dtype=torch.float64)
+U = torch.tensor([0, 0, 0, 1, 1])
+# With batch statistics each class's squared terms add up to n_c / 2 per dimension, so
+#   loss = (1 / (N d)) sum_c n_c sum_j (1/2 + 1/2 log var_cj) + 1/2 log 2 pi
+#        = (1/10) (5 + 1.5 log(2/3) + 1.5 log 2 + log 4) + 1/2 log 2 pi
+#        = 0.5 + 0.15 log(4/3) + 0.2 log 2 + 0.5 log 2 pi
+HAND_EMPIRICAL = 0.5 + 0.15 * math.log(4 / 3) + 0.2 * math.log(2) + HALF_LOG_2PI
+
+
+def per_sample_reference(w, u, log_det=None):
+    """Eq. (7) written out sample by sample in plain Python (batch means and biased variances)."""
+    rows, labels = w.tolist(), u.tolist()
+    total, count = 0.0, 0
+    for i, (row, c) in enumerate(zip(rows, labels)):
+        members = [r for r, k in zip(rows, labels) if k == c]
+        if len(members) < 2:
+            continue
+        nll = 0.0
+        for j, value in enumerate(row):
+            column = [m[j] for m in members]
+            mean = sum(column) / len(column)
+            var = sum((v - mean) ** 2 for v in column) / len(column)
+            nll += (value - mean) ** 2 / (2 * var) + 0.5 * math.log(var) + HALF_LOG_2PI
+        nll /= len(row)
+        if log_det is not None:
+            nll -= log_det[i] / len(row)
+        total, count = total + nll, count + 1
+    return total / count
+
+
+def test_empirical_loss_equals_hand_computed_value():
+    loss = GaussianMixtureNLL(n_classes=2, n_dims=2)
+    value = loss(W, U).item()
+    assert value == pytest.approx(HAND_EMPIRICAL, abs=1e-14)
+    assert value == pytest.approx(per_sample_reference(W, U), abs=1e-14)
+    assert loss.n_excluded == 0
+
+
+def test_empirical_loss_with_log_det():
+    loss = GaussianMixtureNLL(n_classes=2, n_dims=2)
+    log_det = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0], dtype=torch.float64)  # mean 3
+    assert loss(W, U, log_det).item() == pytest.approx(HAND_EMPIRICAL - 3 / 2, abs=1e-14)
+
+
+def test_lone_sample_is_left_out_and_counted():
+    loss = GaussianMixtureNLL(n_classes=4, n_dims=2)
+    w = torch.cat([W, torch.tensor([[100.0, -100.0]], dtype=torch.float64)])
+    u = torch.cat([U, torch.tensor([3])])
+    log_det = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 1000.0], dtype=torch.float64)
+    value = loss(w, u, log_det)
+    assert torch.isfinite(value)
+    assert value.item() == pytest.approx(HAND_EMPIRICAL - 3 / 2, abs=1e-14)  # unchanged: the lone sample is out
+    assert loss.n_excluded == 1
+    loss(w, u)
+    assert loss.n_excluded == 2  # counts accumulate over batches
+    w_grad = w.clone().requires_grad_()
+    loss(w_grad, u).backward()
+    assert torch.isfinite(w_grad.grad).all() and torch.equal(w_grad.grad[-1], torch.zeros(2, dtype=torch.float64))
+
+
+def test_batch_without_any_pair_raises():
+    loss = GaussianMixtureNLL(n_classes=3, n_dims=2)
+    with pytest.raises(ValueError, match="no class has two or more samples in this batch"):
+        loss(W[:3], torch.tensor([0, 1, 2]))
+
+
+def test_empirical_gradient_matches_per_sample_formula():
+    """The closed form drops the squared terms; their gradient must be zero, so both agree."""
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(40, 3, generator=g, dtype=torch.float64)
+    u = torch.randint(4, (40,), generator=g)
+    u[-1] = 4  # a lone class
+    log_det = torch.randn(40, generator=g, dtype=torch.float64)
+    loss = GaussianMixtureNLL(n_classes=5, n_dims=3)
+
+    a = w.clone().requires_grad_()
+    ld_a = log_det.clone().requires_grad_()
+    value = loss(a, u, ld_a)
+    value.backward()
+
+    b = w.clone().requires_grad_()
+    ld_b = log_det.clone().requires_grad_()
+    keep = torch.bincount(u)[u] >= 2
+    parts = []
+    for i in torch.nonzero(keep).flatten().tolist():
+        members = b[u == u[i]]
+        mean, var = members.mean(0), members.var(0, unbiased=False)
+        parts.append((0.5 * (b[i] - mean) ** 2 / var + 0.5 * var.log() + HALF_LOG_2PI).mean() - ld_b[i] / 3)
+    reference = torch.stack(parts).mean()
+    reference.backward()
+
+    assert value.item() == pytest.approx(reference.item(), abs=1e-13)
+    assert torch.allclose(a.grad, b.grad, atol=1e-13)
+    assert torch.allclose(ld_a.grad, ld_b.grad, atol=1e-15)
+
+
+def test_empirical_loss_equals_the_authors_formula():
+    """The authors' code: per class std (biased), loss = 0.5 + mean_j log sig_j + 0.5 log 2 pi."""
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(60, 4, generator=g, dtype=torch.float64) * 3
+    u = torch.arange(60) % 3
+    sig = torch.stack([w[u == c].std(0, unbiased=False) for c in range(3)])
+    authors = (0.5 + sig[u].log().mean(1) + HALF_LOG_2PI).mean()
+    assert GaussianMixtureNLL(3, 4)(w, u).item() == pytest.approx(authors.item(), abs=1e-13)
+
+
+def test_learned_loss_equals_hand_computed_value():
+    loss = GaussianMixtureNLL(n_classes=2, n_dims=2, learned=True).double()
+    with torch.no_grad():
+        loss.means.copy_(torch.tensor([[1.0, 0.0], [0.0, 4.0]]))
+        loss.log_stds.copy_(torch.tensor([[0.0, math.log(2)], [math.log(3), 0.0]]))
+    w = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)
+    u = torch.tensor([0, 1])
+    # sample 0: (0 + 0.5 * 4 / 4 + log 2) / 2;  sample 1: (0.5 * 9 / 9 + log 3 + 0) / 2
+    hand = ((0.5 + math.log(2)) + (0.5 + math.log(3))) / 4 + HALF_LOG_2PI
+    assert loss(w, u).item() == pytest.approx(hand, abs=1e-14)
+    log_det = torch.tensor([2.0, 4.0], dtype=torch.float64)
+    assert loss(w, u, log_det).item() == pytest.approx(hand - 3 / 2, abs=1e-14)
+
+
+def test_learned_mode_handles_single_samples_and_trains():
+    loss = GaussianMixtureNLL(n_classes=3, n_dims=2, learned=True)
+    assert {name for name, _ in loss.named_parameters()} == {"means", "log_stds"}
+    w = torch.tensor([[3.0, -1.0]])
+    u = torch.tensor([2])
+    value = loss(w, u)  # one sample of one class is fine with learned statistics
+    assert value.item() == pytest.approx((0.5 * 9 + 0.5 * 1) / 2 + HALF_LOG_2PI, abs=1e-6)
+    value.backward()
+    assert loss.means.grad[2].abs().sum() > 0 and loss.means.grad[:2].abs().sum() == 0
+    assert loss.n_excluded == 0
+
+
+def test_class_statistics():
+    loss = GaussianMixtureNLL(n_classes=3, n_dims=2)
+    means, variances, counts = loss.class_statistics(W, U)
+    assert torch.allclose(means, torch.tensor([[2.0, 1.0], [0.0, 6.0], [0.0, 0.0]], dtype=torch.float64))
+    assert torch.allclose(variances, torch.tensor([[2 / 3, 2.0], [4.0, 1.0], [0.0, 0.0]], dtype=torch.float64))
+    assert counts.tolist() == [3, 2, 0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("learned", [False, True])
+def test_bad_input_raises_clear_errors(learned):
+    loss = GaussianMixtureNLL(n_classes=2, n_dims=2, learned=learned).double()
+    with pytest.raises(ValueError, match=r"latent w must have shape \(batch, 2\), got \(2,\)"):
+        loss(W[0], U[:1])
+    with pytest.raises(ValueError, match=r"latent w must have shape \(batch, 2\), got \(5, 3\)"):
+        loss(torch.zeros(5, 3, dtype=torch.float64), U)
+    with pytest.raises(ValueError, match="latent w is an empty batch"):
+        loss(torch.zeros(0, 2, dtype=torch.float64), torch.zeros(0, dtype=torch.long))
+    bad = W.clone()
+    bad[1, 1] = float("nan")
+    with pytest.raises(ValueError, match="latent w contains 1 NaN or infinite values"):
+        loss(bad, U)
+    bad[1, 1] = float("inf")
+    with pytest.raises(ValueError, match="latent w contains 1 NaN or infinite values"):
+        loss(bad, U)
+    with pytest.raises(ValueError, match=r"labels u must lie in \[0, 2\), got values from 0 to 5"):
+        loss(W, torch.tensor([0, 0, 0, 1, 5]))
+    with pytest.raises(ValueError, match=r"labels u must lie in \[0, 2\), got values from -1 to 1"):
+        loss(W, torch.tensor([-1, 0, 0, 1, 1]))
+    with pytest.raises(TypeError, match=r"labels u must be integers \(torch.long\), got dtype torch.float32"):
+        loss(W, U.float())
+    with pytest.raises(TypeError, match="labels u must be integers"):
+        loss(W, U.bool())
+    with pytest.raises(TypeError, match="labels u must be a torch.Tensor, got list"):
+        loss(W, U.tolist())
+    with pytest.raises(ValueError, match=r"labels u must have shape \(5,\) to match the batch, got \(4,\)"):
+        loss(W, U[:4])
+    with pytest.raises(ValueError, match=r"log_det must have shape \(5,\), got \(5, 1\)"):
+        loss(W, U, torch.zeros(5, 1, dtype=torch.float64))
+
+
+def test_check_values_false_skips_only_the_passes_over_the_data():
+    loss = GaussianMixtureNLL(n_classes=2, n_dims=2)
+    assert loss(W, U, check_values=False).item() == pytest.approx(HAND_EMPIRICAL, abs=1e-14)
+    with pytest.raises(ValueError, match="latent w must have shape"):
+        loss(torch.zeros(5, 3), U, check_values=False)
+    with pytest.raises(TypeError, match="labels u must be integers"):
+        loss(W, U.float(), check_values=False)
+    with pytest.raises(ValueError, match=r"labels u must have shape \(5,\)"):
+        loss(W, U[:4], check_values=False)
+    with pytest.raises(ValueError, match="latent w is an empty batch"):
+        loss(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long), check_values=False)
+
+
+def test_constructor_and_check_labels_errors():
+    with pytest.raises(ValueError, match="n_classes and n_dims must be positive, got 0 and 3"):
+        GaussianMixtureNLL(0, 3)
+    with pytest.raises(ValueError, match="n_classes and n_dims must be positive, got 2 and 0"):
+        GaussianMixtureNLL(2, 0)
+    check_labels(torch.tensor([0, 1]), 2, 2)
+    with pytest.raises(ValueError, match=r"labels u must have shape \(2,\)"):
+        check_labels(torch.tensor([[0, 1]]), 2, 2)

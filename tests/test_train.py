@@ -1,0 +1,174 @@
+"""Tests of gin_core.train: exact resume after interruptions, checkpoints, reproducibility, errors, CLI."""
+
+import pytest
+import torch
+
+from gin_core import GaussianMixtureNLL, artificial_gin, encode, load_checkpoint, make_artificial_data, train
+from gin_core.train import main, make_optimizer, train_step
+
+N_EPOCHS, BATCH = 3, 100  # 600 points: 6 steps per epoch, 18 in all; the lr drops at epoch 2
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_artificial_data(n_clusters=3, n_points=600, seed=0)
+
+
+def run(data, checkpoint=None, stop=None, volume_preserving=True, learned_stats=False, batch_size=BATCH, seed=0):
+    net = artificial_gin(volume_preserving=volume_preserving, seed=0)
+    history = train(
+        net, data.x, data.u, n_classes=3, n_epochs=N_EPOCHS, lr=1e-2, batch_size=batch_size, milestones=(2,),
+        learned_stats=learned_stats, seed=seed, checkpoint=checkpoint, progress=False, stop_after_steps=stop,
+    )
+    return net, history
+
+
+def assert_same_run(a, b):
+    (net_a, hist_a), (net_b, hist_b) = a, b
+    state_a, state_b = net_a.state_dict(), net_b.state_dict()
+    assert state_a.keys() == state_b.keys()
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a), "weights differ"
+    crit_a, crit_b = hist_a.criterion.state_dict(), hist_b.criterion.state_dict()
+    assert all(torch.equal(crit_a[k], crit_b[k]) for k in crit_a)
+    assert hist_a.loss == hist_b.loss  # bit for bit
+    assert hist_a.lr == hist_b.lr and hist_a.excluded == hist_b.excluded
+    assert len(hist_a.seconds) == len(hist_b.seconds) == N_EPOCHS
+
+
+@pytest.mark.parametrize("volume_preserving, learned_stats", [(True, False), (False, False), (True, True)], ids=["gin", "glow", "learned"])
+@pytest.mark.parametrize("stops", [(8,), (6,), (12,), (4, 5)], ids=["mid-epoch", "epoch-boundary", "at-lr-drop", "twice"])
+def test_resumed_run_is_bit_identical(data, tmp_path, stops, volume_preserving, learned_stats):
+    options = {"volume_preserving": volume_preserving, "learned_stats": learned_stats}
+    reference = run(data, tmp_path / "full.pt", **options)
+    path = tmp_path / "interrupted.pt"
+    done = 0
+    for stop in stops:
+        _, partial = run(data, path, stop=stop, **options)
+        done += stop
+        state = load_checkpoint(path)
+        assert state["epoch"] * 6 + state["position"] == done  # stopped where asked, not later
+        assert partial.epochs == done // 6
+    resumed = run(data, path, **options)  # a fresh process would rebuild the net and rerun the same call
+    assert_same_run(reference, resumed)
+    assert resumed[1].lr == [1e-2, 1e-2, 1e-3]
+
+
+def test_resume_with_excluded_lone_samples(tmp_path):
+    small = make_artificial_data(n_clusters=3, n_points=120, seed=0)
+    reference = run(small, batch_size=4)  # 30 steps per epoch, many batches with a lone class
+    assert reference[1].excluded > 0 and all(v == v for v in reference[1].loss)  # counted, never NaN
+    path = tmp_path / "ckpt.pt"
+    run(small, path, stop=40, batch_size=4)
+    assert_same_run(reference, run(small, path, batch_size=4))
+
+
+def test_checkpoint_loads_with_weights_only_and_is_written_atomically(data, tmp_path):
+    path = tmp_path / "run" / "checkpoint.pt"
+    net, history = run(data, path)
+    state = torch.load(path, weights_only=True)
+    assert {"net", "criterion", "optimizer", "generator", "epoch", "position", "perm", "history"} <= set(state)
+    assert state["epoch"] == N_EPOCHS and state["history"]["loss"] == history.loss
+    assert all(torch.equal(state["net"][k], v) for k, v in net.state_dict().items())
+    assert [p.name for p in path.parent.iterdir()] == ["checkpoint.pt"]  # no temporary file left
+    # rerunning a finished run trains nothing more and returns the same history
+    again_net, again = run(data, path)
+    assert again.loss == history.loss
+    assert all(torch.equal(again_net.state_dict()[k], v) for k, v in net.state_dict().items())
+
+
+def test_seeded_runs_are_reproducible(data):
+    assert_same_run(run(data), run(data))
+    _, other = run(data, seed=1)
+    assert other.loss != run(data)[1].loss
+
+
+def test_training_lowers_the_loss():
+    d = make_artificial_data(n_clusters=5, n_points=4000, seed=1)
+    net = artificial_gin(seed=0)
+    history = train(net, d.x, d.u, n_classes=5, n_epochs=6, lr=1e-2, batch_size=500, progress=False)
+    assert history.epochs == 6 and history.lr == [1e-2] * 6
+    assert history.loss[-1] < history.loss[0] - 0.2
+
+
+def test_encode_matches_the_network_in_eval_mode(data):
+    net, _ = run(data)
+    w = encode(net, data.x, batch_size=64)
+    assert w.shape == (600, 10) and w.device.type == "cpu" and not net.training
+    with torch.no_grad():
+        assert torch.allclose(w, net(data.x)[0], atol=1e-6)
+
+
+def test_make_optimizer_is_fused_adam_on_cpu():
+    net = artificial_gin()
+    opt = make_optimizer(net.parameters(), 3e-4)
+    assert isinstance(opt, torch.optim.Adam)
+    assert opt.defaults["fused"] is True and opt.param_groups[0]["lr"] == 3e-4
+
+
+def test_train_step_checks_values_by_default(data):
+    net = artificial_gin()
+    criterion = GaussianMixtureNLL(3, 10)
+    optimizer = make_optimizer(net.parameters(), 1e-3)
+    x = data.x[:50].clone()
+    value = train_step(net, criterion, optimizer, x, data.u[:50])
+    assert isinstance(value, float) and value == value
+    x[3, 2] = float("nan")
+    with pytest.raises(ValueError, match="x contains 1 NaN or infinite values"):
+        train_step(net, criterion, optimizer, x, data.u[:50])
+    with pytest.raises(ValueError, match=r"labels u must lie in \[0, 3\)"):
+        train_step(net, criterion, optimizer, data.x[:50], data.u[:50] + 5)
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        ({"x": "nan"}, ValueError, "x contains 1 NaN or infinite values"),
+        ({"x": "inf"}, ValueError, "x contains 1 NaN or infinite values"),
+        ({"x": "int"}, TypeError, "x must be a floating point torch.Tensor"),
+        ({"x": "empty"}, ValueError, "x is an empty batch"),
+        ({"x": "shape"}, ValueError, r"x must have shape \(batch, 10\), got \(100, 8\)"),
+        ({"u": "float"}, TypeError, r"labels u must be integers \(torch.long\), got dtype torch.float32"),
+        ({"u": "range"}, ValueError, r"labels u must lie in \[0, 3\), got values from 0 to 3"),
+        ({"u": "short"}, ValueError, r"labels u must have shape \(600,\) to match the batch, got \(599,\)"),
+        ({"batch_size": 1}, ValueError, r"batch_size must be in \[2, 600\] \(the data size\), got 1"),
+        ({"batch_size": 601}, ValueError, r"batch_size must be in \[2, 600\]"),
+        ({"lr": 0.0}, ValueError, "need n_epochs >= 0, lr > 0 and noise >= 0"),
+        ({"noise": -1.0}, ValueError, "need n_epochs >= 0, lr > 0 and noise >= 0"),
+    ],
+)
+def test_bad_input_raises_clear_errors(data, change, error, message):
+    x, u = data.x.clone(), data.u.clone()
+    options = {"n_epochs": 1, "lr": 1e-3, "batch_size": 100, "noise": 0.01}
+    kind = change.get("x") or change.get("u")
+    if kind == "nan":
+        x[7, 3] = float("nan")
+    elif kind == "inf":
+        x[7, 3] = float("inf")
+    elif kind == "int":
+        x = x.long()
+    elif kind == "empty":
+        x, u = x[:0], u[:0]
+    elif kind == "shape":
+        x = x[:100, :8]
+        u = u[:100]
+    elif kind == "float":
+        u = u.float()
+    elif kind == "range":
+        u[0] = 3
+    elif kind == "short":
+        u = u[:-1]
+    options.update({k: v for k, v in change.items() if k not in ("x", "u")})
+    with pytest.raises(error, match=message):
+        train(artificial_gin(), x, u, n_classes=3, progress=False, **options)
+
+
+def test_command_line_trains_and_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["artificial", "--n-points", "400", "--clusters", "3", "--batch-size", "100", "--lr", "1e-3", "--out", str(out)]
+    first = main(args + ["--epochs", "2"])
+    assert first.epochs == 2 and (out / "checkpoint.pt").is_file()
+    assert "done: 2 epochs" in capsys.readouterr().out
+    second = main(args + ["--epochs", "3"])  # continues the same run
+    assert second.epochs == 3 and second.loss[:2] == first.loss
+    with pytest.raises(SystemExit):
+        main(["artificial", "--out", str(out)])  # --epochs and --lr are required
