@@ -1,5 +1,7 @@
 """Tests of gin_core.train: exact resume after interruptions, checkpoints, reproducibility, errors, CLI."""
 
+import signal
+
 import pytest
 import torch
 
@@ -162,7 +164,16 @@ def test_bad_input_raises_clear_errors(data, change, error, message):
         train(artificial_gin(), x, u, n_classes=3, progress=False, **options)
 
 
-def test_command_line_trains_and_resumes(tmp_path, capsys):
+@pytest.fixture
+def restore_signal_handlers():
+    """main() installs SIGINT/SIGTERM handlers for the process; put the test process's back."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def test_command_line_trains_and_resumes(tmp_path, capsys, restore_signal_handlers):
     out = tmp_path / "run"
     args = ["artificial", "--n-points", "400", "--clusters", "3", "--batch-size", "100", "--lr", "1e-3", "--out", str(out)]
     first = main(args + ["--epochs", "2"])
