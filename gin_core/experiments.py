@@ -45,6 +45,11 @@ __all__ = [
     "marginal_valley",
     "LinearBaseline",
     "linear_baseline",
+    "load_records",
+    "filter_records",
+    "by_data_seed",
+    "apply_restart_rule",
+    "markdown_table",
 ]
 
 N_INFORMATIVE = 2  # the paper's generating latent space has two informative variables
@@ -479,3 +484,67 @@ def load_records(path: str | Path) -> list[dict]:
     if not path.is_file():
         raise FileNotFoundError(f"no sweep results at {path}; run the bench script that writes it")
     return json.loads(path.read_text())
+
+
+def filter_records(records: list[dict], **settings) -> list[dict]:
+    """The records whose settings match all of ``settings`` (e.g. ``n_points=10_000, net_seed=0``).
+
+    Raises a ``ValueError`` when nothing matches, so that a typo cannot silently give an empty table.
+    """
+    for key in settings:
+        if records and key not in records[0]:
+            raise KeyError(f"records have no field {key!r}; fields are {sorted(records[0])}")
+    norm = {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
+    out = [r for r in records if all(r[k] == v for k, v in norm.items())]
+    if not out:
+        raise ValueError(f"no record matches {settings}")
+    return out
+
+
+def by_data_seed(records: list[dict]) -> dict[int, list[dict]]:
+    """Group records by data seed (sorted), keeping their order within a group."""
+    groups: dict[int, list[dict]] = {}
+    for r in records:
+        groups.setdefault(int(r["data_seed"]), []).append(r)
+    return dict(sorted(groups.items()))
+
+
+def apply_restart_rule(records: list[dict], net_seeds, score: str = "val_nll") -> dict[int, dict]:
+    """For every data seed, the restart among ``net_seeds`` that :func:`select_restart` picks.
+
+    Arguments:
+        records: sweep records (several data seeds and network seeds, same settings).
+        net_seeds: the restarts the rule may choose from; each must be present for every data seed.
+        score: observable score to minimise.
+
+    Returns:
+        ``{data_seed: chosen record}``.
+    """
+    net_seeds = [int(s) for s in net_seeds]
+    chosen = {}
+    for data_seed, group in by_data_seed(records).items():
+        pool = [r for r in group if int(r["net_seed"]) in net_seeds]
+        missing = set(net_seeds) - {int(r["net_seed"]) for r in pool}
+        if missing:
+            raise ValueError(f"data seed {data_seed} lacks runs for network seeds {sorted(missing)}")
+        chosen[data_seed] = select_restart(pool, score)
+    return chosen
+
+
+def markdown_table(rows: list[dict], columns: dict[str, str]) -> str:
+    """A Markdown table of ``rows`` with ``columns = {field: format spec}`` (header: the field name).
+
+    ``bool`` values print as yes/no; a format spec of ``""`` prints ``str(value)``.
+    """
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    lines = []
+    for row in rows:
+        cells = []
+        for key, spec in columns.items():
+            value = row[key]
+            if isinstance(value, bool):
+                cells.append("yes" if value else "no")
+            else:
+                cells.append(format(value, spec) if spec else str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return head + "\n".join(lines)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import Spectrum, _array, align_to, latent_spectrum
+from .metrics import Spectrum, _abs_correlation, _array, align_to, latent_spectrum
 
 __all__ = [
     "plot_latent",
@@ -21,6 +21,7 @@ __all__ = [
     "plot_spectrum",
     "plot_experiment",
     "plot_trajectory",
+    "plot_correlations",
 ]
 
 
@@ -169,4 +170,40 @@ def plot_trajectory(trajectories, key: str = "mcc", ax=None, labels=None, title:
     ax.set(xlabel="epoch", ylabel=key, title=title or f"{key} during training")
     if labels is not None:
         ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def plot_correlations(z, w, order=None, ax=None, n_show: int | None = None, title: str = "|correlation| of true and estimated variables"):
+    """Heatmap of the absolute correlation between each true variable and each estimated one.
+
+    A clean recovery has one dark cell per row, in distinct columns; a true variable that is
+    split across several estimated ones shows up as a row with several grey cells.
+
+    Arguments:
+        z: true variables, ``(N, n)``.
+        w: estimated variables, ``(N, d)``.
+        order: column order of ``w`` (e.g. ``spectrum.order``, most important first).
+        n_show: show only the first ``n_show`` columns (after ordering).
+
+    Returns:
+        The axes; the matrix shown is in ``ax.images[0].get_array()``.
+    """
+    import matplotlib.pyplot as plt
+
+    z, w = _array(z, "z"), _array(w, "w")
+    if len(z) != len(w):
+        raise ValueError(f"z has {len(z)} samples but w has {len(w)}")
+    order = np.arange(w.shape[1]) if order is None else np.asarray(order)
+    if sorted(order.tolist()) != list(range(w.shape[1])):
+        raise ValueError(f"order must be a permutation of the {w.shape[1]} columns of w")
+    order = order[:n_show]
+    corr = _abs_correlation(z, w[:, order])
+    ax = _axes(ax)
+    image = ax.imshow(corr, cmap="Greys", vmin=0, vmax=1)
+    for (i, j), value in np.ndenumerate(corr):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white" if value > 0.5 else "black", fontsize=8)
+    ax.set_xticks(range(len(order)), [f"$w_{{{k + 1}}}$" for k in range(len(order))])
+    ax.set_yticks(range(z.shape[1]), [f"$z_{{{i + 1}}}$" for i in range(z.shape[1])])
+    ax.set(title=title, xlabel="estimated variables, most important first")
+    plt.colorbar(image, ax=ax, fraction=0.03)
     return ax

@@ -138,3 +138,25 @@ def test_linear_baselines_score_like_gin():
     assert np.allclose(np.c_[pca.w[:, :2], np.ones(2000)] @ coef, z, atol=1e-4)
     with pytest.raises(ValueError, match="unknown baseline"):
         linear_baseline("NMF", train)
+
+
+def test_restart_rule_and_tables():
+    from gin_core.experiments import apply_restart_rule, by_data_seed, filter_records, markdown_table
+
+    records = [
+        {"data_seed": d, "net_seed": n, "val_nll": v, "mcc": m, "n_points": 100}
+        for d, n, v, m in [(0, 0, -1.0, 0.5), (0, 1, -2.0, 0.99), (1, 0, -3.0, 0.97), (1, 1, -1.0, 0.2), (0, 2, -9.0, 0.1)]
+    ]
+    chosen = apply_restart_rule(records, net_seeds=[0, 1])
+    assert {d: r["net_seed"] for d, r in chosen.items()} == {0: 1, 1: 0}
+    assert apply_restart_rule(records, net_seeds=[0])[0]["net_seed"] == 0
+    with pytest.raises(ValueError, match="lacks runs"):
+        apply_restart_rule(records, net_seeds=[0, 2])
+    assert list(by_data_seed(records)) == [0, 1] and len(by_data_seed(records)[0]) == 3
+    assert len(filter_records(records, net_seed=0)) == 2
+    with pytest.raises(ValueError, match="no record matches"):
+        filter_records(records, n_points=5)
+    with pytest.raises(KeyError, match="no field"):
+        filter_records(records, lr=1.0)
+    table = markdown_table([{"a": 1, "b": 0.123456, "c": True}], {"a": "d", "b": ".3f", "c": ""})
+    assert table.splitlines() == ["| a | b | c |", "|---|---|---|", "| 1 | 0.123 | yes |"]

@@ -72,3 +72,19 @@ def test_experiment_figure_and_trajectory():
     assert len(axes) == 4 and axes[3].get_yscale() == "log"
     ax = plot_trajectory([[{"epoch": 1, "mcc": 0.5}, {"epoch": 2, "mcc": 0.9}]], labels=["seed 0"])
     assert list(ax.get_lines()[0].get_ydata()) == [0.5, 0.9]
+
+
+def test_correlation_heatmap_shows_a_split_variable(data):
+    from gin_core.plots import plot_correlations
+
+    z = data.z[:, :2].numpy()
+    rng = np.random.default_rng(0)
+    # z_2 split over two estimated variables: each holds it for half of the points
+    half = np.arange(len(z)) % 2 == 0
+    w = np.c_[z[:, 0], np.where(half, z[:, 1], 0) + 0.01 * rng.normal(size=len(z)), np.where(half, 0, z[:, 1]), rng.normal(size=(len(z), 2))]
+    ax = plot_correlations(z, w, order=[0, 1, 2, 3, 4], n_show=3)
+    corr = np.asarray(ax.images[0].get_array())
+    assert corr.shape == (2, 3)
+    assert corr[0, 0] > 0.999 and 0.3 < corr[1, 1] < 0.9 and 0.3 < corr[1, 2] < 0.9
+    with pytest.raises(ValueError, match="permutation"):
+        plot_correlations(z, w, order=[0, 0, 1, 2, 3])
