@@ -330,7 +330,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--n-points", type=int, default=100_000, help="artificial: number of points")
     p.add_argument("--data-seed", type=int, default=0, help="artificial: seed of the data")
     p.add_argument("--dataset", choices=["emnist", "mnist"], default="emnist", help="digits: which data set")
-    p.add_argument("--data-root", default="data", help="digits: folder holding the data")
+    p.add_argument("--data-root", default=None, help="digits: folder holding the data (default: $GIN_DATA_ROOT or the repository's data/)")
     p.add_argument("--device", default=None)
     return p
 
@@ -338,15 +338,22 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> History:
     """Command-line entry point; see ``python -m gin_core.train --help``."""
     args = _parser().parse_args(argv)
-    from .networks import artificial_gin, emnist_gin
 
     # Ctrl-C and `kill` (SIGTERM) both end the run through KeyboardInterrupt, which writes the
     # checkpoint first; SIGINT is re-armed because background shells start programs ignoring it.
     def _interrupt(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _run(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(args: argparse.Namespace) -> History:
+    from .networks import artificial_gin, emnist_gin
 
     if args.experiment == "artificial":
         from .artificial import make_artificial_data
