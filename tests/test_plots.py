@@ -88,3 +88,14 @@ def test_correlation_heatmap_shows_a_split_variable(data):
     assert corr[0, 0] > 0.999 and 0.3 < corr[1, 1] < 0.9 and 0.3 < corr[1, 2] < 0.9
     with pytest.raises(ValueError, match="permutation"):
         plot_correlations(z, w, order=[0, 0, 1, 2, 3])
+
+
+def test_marginal_histogram_matches_mixture_density(data):
+    from gin_core.plots import plot_marginal
+
+    ax = plot_marginal(data, 1)
+    density = ax.get_lines()[0].get_ydata()
+    grid = ax.get_lines()[0].get_xdata()
+    assert abs(np.trapezoid(density, grid) - 1) < 0.02  # the mixture density integrates to ~1 over the data range
+    with pytest.raises(ValueError, match="informative"):
+        plot_marginal(data, 2)
