@@ -22,6 +22,7 @@ References:
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,10 +53,9 @@ __all__ = [
 ]
 
 KNEE_METHODS = ("two_lines", "max_gap", "plateau")
-# The criterion the chapters state and use: the largest drop between neighbouring standard
-# deviations among variables 5..200 (the first four are skipped: the top of a spectrum often has
-# isolated large gaps between a few dominant variables).
-DEFAULT_KNEE = ("max_gap", {"max_k": 200, "min_k": 5})
+# The criterion the chapters state and use: the variables whose standard deviation exceeds
+# twice the median of the spectrum (the median lies in the floor of squeezed noise variables).
+DEFAULT_KNEE = ("plateau", {"factor": 2.0})
 
 
 def pca_spectrum(x, u=None) -> np.ndarray:
@@ -115,11 +115,11 @@ def _two_lines(log_std: np.ndarray) -> int:
     return best_k
 
 
-def knee(spectrum, method: str = "max_gap", max_k: int = 200, min_k: int = 5, factor: float = 2.0) -> int:
+def knee(spectrum, method: str = "plateau", max_k: int = 200, min_k: int = 5, factor: float = 2.0) -> int:
     r"""Number of informative variables read off a spectrum's knee, by a stated rule.
 
-    The defaults are the criterion the book states (:data:`DEFAULT_KNEE`): the largest drop
-    between neighbours among variables 5 to 200. Methods (all on :math:`\log\sigma_k`, the
+    The defaults are the criterion the book states (:data:`DEFAULT_KNEE`): the variables with a
+    standard deviation above twice the spectrum's median. Methods (all on :math:`\log\sigma_k`, the
     spectrum sorted in decreasing order):
 
     * ``"two_lines"`` (the L-method of Salvador & Chan, 2004): fit one straight line to
@@ -402,7 +402,7 @@ def plot_sweeps(
         raise ValueError("no variables to plot")
     labels = labels or {}
     nrows = -(-len(variables) // ncols)
-    fig = plt.figure(figsize=(3.6 * ncols * (steps + 1.2) / 10, 3.7 * nrows + (0.3 if title else 0)))
+    fig = plt.figure(figsize=(4.6 * ncols * (steps + 1.2) / 10, 4.6 * nrows + (0.4 if title else 0)))
     outer = fig.add_gridspec(nrows, ncols, wspace=0.12, hspace=0.28)
     for i, variable in enumerate(variables):
         images, heat, offsets = sweep(atlas, variable, steps, span)
@@ -421,7 +421,7 @@ def plot_sweeps(
         marker = "" if variable <= atlas.k else " (after cut-off)"
         ax_img.set_title(f"variable {variable}{marker}{extra}", fontsize=8, loc="left")
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(textwrap.fill(title, 110), fontsize=9)
     return fig
 
 
