@@ -153,3 +153,26 @@ def test_shipped_weights_verify_and_invert_test_images():
     assert (weights_dir() / "gin_mnist.pt").stat().st_size < 8e6
     x, _ = load_digits("mnist", "test", limit=200)
     assert max_inversion_error(net, x) < 1e-4
+
+
+def test_export_script_reads_run_folder(tmp_path):
+    """scripts/export_weights.py: command and commit from the run folder, trial export on a few real images."""
+    import importlib.util
+
+    from gin_core.weights import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("export_weights", REPO_ROOT / "scripts" / "export_weights.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    run = tmp_path / "run"
+    fake_checkpoint(run / "checkpoint.pt", perturbed_net(seed=3), epochs=2)
+    (run / "command.txt").write_text(COMMAND + "\n")
+    (run / "commit.txt").write_text("deadbeef\n")
+    provenance = script.main([str(run / "checkpoint.pt"), "--out-dir", str(tmp_path / "out"), "--limit", "50"])
+    assert provenance["code_commit"] == "deadbeef" and provenance["command"] == COMMAND
+    assert provenance["test_nll"]["n_test"] == 50 and "trial export" in provenance["notes"]
+    net, _ = load_shipped("gin_mnist", tmp_path / "out")
+    assert provenance["epochs_done"] == 2 and not net.training
+    (run / "command.txt").unlink()
+    with pytest.raises(SystemExit, match="give --command"):
+        script.main([str(run / "checkpoint.pt"), "--out-dir", str(tmp_path / "out2")])
