@@ -166,11 +166,17 @@ class AffineCoupling(nn.Module):
     def log_scales(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The log-scales ``(s1, s2)`` that ``forward`` applies to ``x``, laid out like ``x``'s halves (for inspection and tests)."""
         self._check(x)
+        _, _, s1, s2 = self._couple(x)
+        return (s1, s2) if self.conv else (s1.t(), s2.t())
+
+    def _couple(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The two couplings: outputs ``(y1, y2)`` and log-scales ``(s1, s2)``, in the internal layout."""
         x1, x2 = self._halves(x)
         s1, t1 = self._scale_shift(self.subnet1, x1)
         y2 = torch.addcmul(t1, x2, torch.exp(s1))
-        s2, _ = self._scale_shift(self.subnet2, y2)
-        return (s1, s2) if self.conv else (s1.t(), s2.t())
+        s2, t2 = self._scale_shift(self.subnet2, y2)
+        y1 = torch.addcmul(t2, x1, torch.exp(s2))
+        return y1, y2, s1, s2
 
     def _log_det(self, s1: torch.Tensor, s2: torch.Tensor, batch: int) -> torch.Tensor:
         if self.volume_preserving:  # exactly zero by construction; no round-off
@@ -181,11 +187,7 @@ class AffineCoupling(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self._check(x)
-        x1, x2 = self._halves(x)
-        s1, t1 = self._scale_shift(self.subnet1, x1)
-        y2 = torch.addcmul(t1, x2, torch.exp(s1))
-        s2, t2 = self._scale_shift(self.subnet2, y2)
-        y1 = torch.addcmul(t2, x1, torch.exp(s2))
+        y1, y2, s1, s2 = self._couple(x)
         return self._join(y1, y2), self._log_det(s1, s2, x.shape[0])
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
