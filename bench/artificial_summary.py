@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from gin_core.experiments import (
-    RESULTS_DIR,
+from gin_core.book.experiments import (
     apply_restart_rule,
     by_data_seed,
     load_records,
     marginal_valley,
     markdown_table,
+    results_path,
     split_data,
     success,
 )
@@ -45,7 +45,7 @@ def main():
            "A run succeeds when MCC >= 0.95 and the spectrum's largest drop is after exactly 2 variables.",
            "Times are training wall times on the shared 2-core project machine (one thread; load varied).", ""]
     for name, (title, command) in SWEEPS.items():
-        path = RESULTS_DIR / f"artificial_{name}.json"
+        path = results_path(f"artificial_{name}.json")
         if not path.is_file():
             out += [f"## {title}", "", f"not run yet: `{command}`", ""]
             continue
@@ -73,7 +73,7 @@ def main():
                     f"{sum(success(r) for r in rule.values())} of {len(rule)} data seeds succeed "
                     f"(single run with network seed {seeds[0]}: {sum(success(r) for r in single.values())}); "
                     "picked: " + ", ".join(f"data {s} -> net {r['net_seed']} (MCC {r['mcc']:.3f})" for s, r in rule.items()), ""]
-    path = RESULTS_DIR / "artificial_summary.md"
+    path = results_path("artificial_summary.md")
     path.write_text("\n".join(out))
     print(f"wrote {path}")
 

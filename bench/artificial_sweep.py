@@ -1,6 +1,6 @@
 """Seed sweep of the artificial experiments (§4.3): train GIN per (data seed, net seed) and log every result.
 
-Each run is appended to a JSON file of records (gin_core.experiments.sweep) as soon as it
+Each run is appended to a JSON file of records (gin_core.book.experiments.seed_sweep) as soon as it
 finishes; rerunning the same command reuses the records already there.
 
 Examples (one thread, as on the project's shared 2-core machine):
@@ -13,13 +13,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
 import torch
 
-from gin_core.experiments import sweep
-
-RESULTS = Path(__file__).parent / "results"
+from gin_core.book.experiments import results_path, seed_sweep
 
 
 def seeds(text: str) -> list[int]:
@@ -49,9 +45,9 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     every = args.eval_every
     eval_epochs = tuple(range(every, args.epochs, every)) if every else ()
-    cache = RESULTS / f"artificial_{args.name}.json"
+    cache = results_path(f"artificial_{args.name}.json")
     print("command: python " + " ".join(sys.argv), flush=True)
-    sweep(
+    seed_sweep(
         args.data_seeds, args.net_seeds, cache=cache, log=lambda s: print(s, flush=True),
         n_clusters=args.clusters, n_points=args.n_points, n_val=args.n_val, n_epochs=args.epochs, lr=args.lr,
         milestones=tuple(args.drop), volume_preserving=not args.glow, eval_epochs=eval_epochs,

@@ -39,6 +39,11 @@ class ArtificialData:
     def n_clusters(self) -> int:
         return self.means.shape[0]
 
+    @property
+    def description(self) -> str:
+        """How the data were made, e.g. ``artificial(n_clusters=5, n_points=100000, seed=0)`` (recorded in checkpoints)."""
+        return f"artificial(n_clusters={self.n_clusters}, n_points={len(self.x)}, seed={self.seed})"
+
 
 def mixing_network(seed: int = 0):
     """The random non-linear mixing f: an 8-block GLOW-style (non-volume-preserving) coupling network.

@@ -1,11 +1,10 @@
 """EMNIST digits and MNIST: IDX files, finding and loading them, and the offline MNIST stand-in.
 
 The paper trains on EMNIST Digits (240,000 training and 40,000 test images, Cohen et al.
-2017). Where EMNIST cannot be downloaded, MNIST (60,000 / 10,000) stands in. Which one a
-chapter uses is chosen explicitly with ``GIN_DATASET`` (``emnist``, ``mnist`` or ``auto``:
-EMNIST where its files are present, MNIST otherwise), see :func:`resolve_dataset`.
+2017). Where EMNIST cannot be downloaded, MNIST (60,000 / 10,000) stands in. Every function
+takes the data root (the folder that holds the data sets) explicitly.
 
-Where the files are looked for (below the data root, :func:`data_root`):
+Where the files are looked for below the data root:
 
 * ``mnist``: ``mnist/`` (written by ``bash scripts/fetch_mnist.sh``) or ``MNIST/raw/``
   (torchvision's layout);
@@ -20,8 +19,8 @@ loader transposes them back so that digits stand upright in both data sets.
 
 Command line::
 
-    python -m gin_core.digits fetch emnist     # torchvision download (needs the internet)
-    python -m gin_core.digits info             # which data sets are present, and where
+    python -m gin_core.digits fetch emnist --root data   # torchvision download (needs the internet)
+    python -m gin_core.digits info --root data           # which data sets are present, and where
 
 References:
     Sorrenson et al. (2020), §4.4.1; Cohen et al. (2017), EMNIST; LeCun et al. (1998), MNIST.
@@ -31,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import zlib
 from pathlib import Path
 
@@ -43,11 +41,10 @@ __all__ = [
     "FILES",
     "SIZES",
     "FETCH_COMMANDS",
-    "data_root",
     "read_idx",
     "find_files",
     "dataset_available",
-    "resolve_dataset",
+    "available_datasets",
     "load_digits",
     "fetch_emnist",
     "describe",
@@ -75,27 +72,11 @@ FOLDERS = {"mnist": ("mnist", "MNIST/raw"), "emnist": ("emnist", "EMNIST/raw")}
 
 FETCH_COMMANDS = {
     "mnist": "bash scripts/fetch_mnist.sh",
-    "emnist": "python -m gin_core.digits fetch emnist",
+    "emnist": "python -m gin_core.digits fetch emnist --root data",
 }
 
 N_CLASSES = 10
 IMAGE_SHAPE = (28, 28)
-
-
-def data_root() -> Path:
-    """The folder holding the data sets: ``$GIN_DATA_ROOT`` if set, else the repository's ``data/``.
-
-    The default is found from this file's location, not from the current directory, so that
-    notebooks executed from ``book/`` find the same data as scripts run from the repository root.
-    """
-    env = os.environ.get("GIN_DATA_ROOT")
-    if env:
-        return Path(env).expanduser().resolve()
-    return Path(__file__).resolve().parent.parent / "data"
-
-
-def _root(root: str | Path | None) -> Path:
-    return data_root() if root is None else Path(root)
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -161,13 +142,13 @@ def _find(folder_names: tuple[str, ...], name: str, root: Path) -> Path | None:
     return None
 
 
-def find_files(dataset: str, split: str, root: str | Path | None = None) -> tuple[Path, Path]:
+def find_files(dataset: str, split: str, root: str | Path) -> tuple[Path, Path]:
     """Locate the image and label IDX files of one split.
 
     Arguments:
         dataset: ``"emnist"`` or ``"mnist"``.
         split: ``"train"`` or ``"test"``.
-        root: data root (default :func:`data_root`).
+        root: the data root.
 
     Returns:
         ``(images_path, labels_path)``.
@@ -175,66 +156,39 @@ def find_files(dataset: str, split: str, root: str | Path | None = None) -> tupl
     Raises:
         FileNotFoundError: naming the folders searched and the command that fetches the data.
     """
-    dataset, split, root = _check_dataset(dataset), _check_split(split), _root(root)
+    dataset, split, root = _check_dataset(dataset), _check_split(split), Path(root)
     found = [_find(FOLDERS[dataset], name, root) for name in FILES[dataset][split]]
     missing = [name for name, path in zip(FILES[dataset][split], found) if path is None]
     if missing:
         where = ", ".join(str(root / folder) for folder in FOLDERS[dataset])
         raise FileNotFoundError(
             f"{dataset.upper()} {split} data not found: missing {', '.join(missing)} (plain or .gz) in {where}. "
-            f"Fetch it with `{FETCH_COMMANDS[dataset]}` (run from the repository root)"
-            + (", or set GIN_DATA_ROOT to the folder that holds it." if os.environ.get("GIN_DATA_ROOT") is None else
-               f"; GIN_DATA_ROOT is set to {os.environ['GIN_DATA_ROOT']}.")
+            f"Fetch it with `{FETCH_COMMANDS[dataset]}` (run from the book's repository root), "
+            "or pass the folder that holds it as the data root."
         )
     return found[0], found[1]
 
 
-def dataset_available(dataset: str, root: str | Path | None = None) -> bool:
-    """Whether all four IDX files of ``dataset`` are present (their contents are not checked)."""
-    try:
-        for split in ("train", "test"):
-            find_files(dataset, split, root)
-    except FileNotFoundError:
-        return False
-    return True
+def dataset_available(dataset: str, root: str | Path) -> bool:
+    """Whether all four IDX files of ``dataset`` are present below ``root`` (their contents are not checked)."""
+    dataset, root = _check_dataset(dataset), Path(root)
+    return all(_find(FOLDERS[dataset], name, root) is not None for split in ("train", "test") for name in FILES[dataset][split])
 
 
-def resolve_dataset(dataset: str | None = None, root: str | Path | None = None) -> str:
-    """Turn the requested data set (``GIN_DATASET``) into ``"emnist"`` or ``"mnist"``.
-
-    Arguments:
-        dataset: ``"auto"``, ``"emnist"`` or ``"mnist"``; ``None`` reads ``GIN_DATASET``
-            (default ``"auto"``). ``"auto"`` means EMNIST if its files are present, else MNIST.
-        root: data root (default :func:`data_root`).
-
-    Returns:
-        ``"emnist"`` or ``"mnist"``.
-
-    Raises:
-        FileNotFoundError: the resolved data set is not present; the message names the command
-            that fetches it.
-    """
-    requested = (dataset or os.environ.get("GIN_DATASET") or "auto").lower()
-    if requested not in ("auto",) + DATASETS:
-        raise ValueError(f"dataset must be 'auto', 'emnist' or 'mnist', got {requested!r}")
-    if requested == "auto":
-        resolved = "emnist" if dataset_available("emnist", root) else "mnist"
-    else:
-        resolved = requested
-    for split in ("train", "test"):
-        find_files(resolved, split, root)  # raises with the fetch command if missing
-    return resolved
+def available_datasets(root: str | Path) -> list[str]:
+    """The data sets of :data:`DATASETS` whose files are all present below ``root``."""
+    return [d for d in DATASETS if dataset_available(d, root)]
 
 
 def load_digits(
-    dataset: str = "mnist", split: str = "train", root: str | Path | None = None, limit: int | None = None
+    dataset: str, split: str, root: str | Path, limit: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Load digit images and labels.
 
     Arguments:
-        dataset: ``"emnist"`` (EMNIST Digits), ``"mnist"``, or ``"auto"`` (see :func:`resolve_dataset`).
+        dataset: ``"emnist"`` (EMNIST Digits) or ``"mnist"``.
         split: ``"train"`` or ``"test"``.
-        root: data root (default :func:`data_root`: ``$GIN_DATA_ROOT`` or the repository's ``data/``).
+        root: the data root, the folder holding ``mnist/``, ``emnist/`` or torchvision's layout.
         limit: keep only the first ``limit`` images (for quick runs); ``None`` keeps all.
 
     Returns:
@@ -247,8 +201,6 @@ def load_digits(
         ValueError: a corrupt or truncated file, wrong image shape, mismatched counts, or labels
             outside 0-9.
     """
-    if str(dataset).lower() == "auto":
-        dataset = resolve_dataset("auto", root)
     images_path, labels_path = find_files(dataset, split, root)
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
@@ -287,7 +239,7 @@ def examples_by_class(x: torch.Tensor, u: torch.Tensor, n_per_class: int = 8, n_
     return np.stack(columns, axis=1)
 
 
-def fetch_emnist(root: str | Path | None = None) -> Path:
+def fetch_emnist(root: str | Path) -> Path:
     """Download EMNIST with torchvision (needs the internet) into ``root/EMNIST/raw``.
 
     The download is the whole EMNIST archive (about 560 MB); the digits split is kept by
@@ -295,7 +247,7 @@ def fetch_emnist(root: str | Path | None = None) -> Path:
     """
     from torchvision.datasets import EMNIST
 
-    root = _root(root)
+    root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     for train in (True, False):
         EMNIST(str(root), split="digits", train=train, download=True)
@@ -307,17 +259,17 @@ def _main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch", help="download a data set")
     fetch.add_argument("dataset", choices=["emnist"], help="EMNIST via torchvision (MNIST: bash scripts/fetch_mnist.sh)")
-    sub.add_parser("info", help="show which data sets are present")
-    parser.add_argument("--root", default=None, help="data root (default: $GIN_DATA_ROOT or the repository's data/)")
+    info = sub.add_parser("info", help="show which data sets are present")
+    for command in (fetch, info):
+        command.add_argument("--root", default="data", help="data root (default: ./data)")
     args = parser.parse_args(argv)
     if args.command == "fetch":
         print(f"EMNIST written to {fetch_emnist(args.root)}")
     else:
-        print(f"data root: {_root(args.root)}")
+        print(f"data root: {Path(args.root).resolve()}")
         for dataset in DATASETS:
             state = "present" if dataset_available(dataset, args.root) else f"missing (fetch: {FETCH_COMMANDS[dataset]})"
             print(f"{dataset}: {state}")
-        print(f"GIN_DATASET={os.environ.get('GIN_DATASET', 'auto')} resolves to {resolve_dataset(None, args.root)}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ._checks import check_finite as _finite
+
 __all__ = [
     "AffineCoupling",
     "Permutation",
@@ -23,19 +25,11 @@ __all__ = [
     "Flatten",
     "InvertibleSequential",
     "soft_clamp",
-    "check_finite",
+    "encode",
+    "inversion_error",
 ]
 
 SOFT_CLAMPS = ("tanh", "atan")
-
-
-def check_finite(x: torch.Tensor, name: str = "input") -> None:
-    """Raise a ``ValueError`` if ``x`` is empty or holds NaN or infinite values."""
-    if x.shape[0] == 0:
-        raise ValueError(f"{name} is an empty batch (shape {tuple(x.shape)}); expected at least one sample")
-    if not torch.isfinite(x).all():
-        bad = (~torch.isfinite(x)).sum().item()
-        raise ValueError(f"{name} contains {bad} NaN or infinite values; expected finite numbers")
 
 
 def soft_clamp(s: torch.Tensor, clamp: float, kind: str = "tanh") -> torch.Tensor:
@@ -327,7 +321,7 @@ class InvertibleSequential(nn.Module):
         if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape:
             raise ValueError(f"{name} must have shape (batch, {', '.join(map(str, shape))}), got {tuple(x.shape)}")
         if finite:
-            check_finite(x, name)
+            _finite(x, name)
         elif x.shape[0] == 0:
             raise ValueError(f"{name} is an empty batch (shape {tuple(x.shape)}); expected at least one sample")
 
@@ -352,3 +346,60 @@ class InvertibleSequential(nn.Module):
         for layer in reversed(self.layers):
             w = layer.inverse(w)
         return w.contiguous()
+
+
+def _batches(net: nn.Module, x: torch.Tensor, batch_size: int, noise: float = 0.0, seed: int = 0):
+    """``x`` in batches on the network's device and dtype, with optional Gaussian noise drawn on the CPU."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    param = next(net.parameters())
+    generator = torch.Generator().manual_seed(int(seed))
+    for i in range(0, x.shape[0], batch_size):
+        xb = x[i : i + batch_size]
+        if noise > 0:
+            xb = xb + noise * torch.randn(xb.shape, generator=generator, dtype=xb.dtype)
+        yield xb.to(param.device, param.dtype)
+
+
+@torch.no_grad()
+def encode(
+    net: nn.Module,
+    x: torch.Tensor,
+    batch_size: int = 1000,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Map data to flat latent codes in evaluation mode, batch by batch.
+
+    Arguments:
+        net: a flow, ``w, log_det = net(x)``.
+        x: data ``(N, ...)``.
+        batch_size: samples per forward pass.
+        noise: standard deviation of Gaussian noise added to ``x`` first (the training
+            augmentation; 0 for none), drawn on the CPU from a private generator seeded by
+            ``seed``, so the codes do not depend on the device or the batch size.
+        seed: seed of the noise.
+
+    Returns:
+        ``(w, log_det)`` on the CPU: codes ``(N, d)`` and per-sample ``log|det J|`` ``(N,)``.
+    """
+    net.eval()
+    ws, log_dets = [], []
+    for xb in _batches(net, x, batch_size, noise, seed):
+        w, log_det = net(xb)
+        ws.append(w.flatten(1).cpu())
+        log_dets.append(log_det.cpu())
+    return torch.cat(ws), torch.cat(log_dets)
+
+
+@torch.no_grad()
+def inversion_error(net: nn.Module, x: torch.Tensor, batch_size: int = 500) -> float:
+    """Largest ``|g(g^{-1}(x)) - x|`` over ``x``, in evaluation mode (0 for an exact inverse)."""
+    net.eval()
+    worst = 0.0
+    for xb in _batches(net, x, batch_size):
+        w, _ = net(xb)
+        worst = max(worst, (net.inverse(w) - xb).abs().max().item())
+    return worst

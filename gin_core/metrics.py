@@ -13,30 +13,23 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ._checks import as_float64
+
+
+def _array(a, name: str, ndim: int = 2) -> np.ndarray:
+    return as_float64(a, name, ndim)
+
 __all__ = [
     "Spectrum",
     "latent_spectrum",
+    "KNEE_METHODS",
     "count_informative",
+    "knee_prominence",
     "mcc",
     "AffineFit",
     "affine_fit",
     "align_to",
 ]
-
-
-def _array(a, name: str, ndim: int = 2) -> np.ndarray:
-    if hasattr(a, "detach"):
-        a = a.detach().cpu().numpy()
-    a = np.asarray(a)
-    if a.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
-    if a.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-d, got shape {a.shape}")
-    if a.shape[0] == 0:
-        raise ValueError(f"{name} is empty; expected at least one sample")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return a.astype(np.float64)
 
 
 @dataclass
@@ -77,16 +70,65 @@ def latent_spectrum(w, u=None) -> Spectrum:
     return Spectrum(std=std[order], order=order)
 
 
-def count_informative(spectrum, method: str = "max_gap", max_k: int | None = None, threshold: float | None = None) -> int:
-    """The number of informative variables read off the spectrum's knee.
+KNEE_METHODS = ("max_gap", "plateau", "threshold", "two_lines")
+
+
+def _std(spectrum) -> np.ndarray:
+    std = spectrum.std if isinstance(spectrum, Spectrum) else _array(spectrum, "spectrum", ndim=1)
+    if len(std) < 2:
+        raise ValueError(f"a spectrum needs at least two variables to have a knee, got {len(std)}")
+    if np.any(std <= 0):
+        raise ValueError("standard deviations must be positive (add the training noise before PCA of images with constant pixels)")
+    if np.any(np.diff(std) > 0):
+        raise ValueError("the spectrum must be sorted in decreasing order")
+    return std
+
+
+def _two_lines(log_std: np.ndarray) -> int:
+    """Best split of a two-segment least-squares line fit of log std against the index (L-method)."""
+    n = len(log_std)
+    k_index = np.arange(1, n + 1, dtype=np.float64)
+    best, best_k = np.inf, 2
+    for k in range(2, n - 1):  # each segment has at least two points
+        error = 0.0
+        for idx, y in ((k_index[:k], log_std[:k]), (k_index[k:], log_std[k:])):
+            coef = np.polyfit(idx, y, 1)
+            error += float(((np.polyval(coef, idx) - y) ** 2).sum())
+        if error < best:
+            best, best_k = error, k
+    return best_k
+
+
+def count_informative(
+    spectrum,
+    method: str = "max_gap",
+    *,
+    min_k: int = 1,
+    max_k: int | None = None,
+    factor: float = 2.0,
+    threshold: float | None = None,
+) -> int:
+    r"""The number of informative variables read off the spectrum's knee, by a stated rule.
+
+    The rules (all on the spectrum :math:`\sigma_1 \ge \sigma_2 \ge \dots` sorted in decreasing order):
+
+    * ``"max_gap"``: the cut where neighbours drop by the largest factor,
+      :math:`k = \arg\max_{\mathrm{min\_k} \le k < K} \log(\sigma_k / \sigma_{k+1})`;
+    * ``"plateau"``: the number of variables whose standard deviation exceeds ``factor`` times
+      the median of the spectrum (the median lies in the noise floor when most variables are noise);
+    * ``"threshold"``: the number of variables with standard deviation above ``threshold``;
+    * ``"two_lines"`` (the L-method of Salvador & Chan, 2004): the split with the smallest total
+      squared error of two straight-line fits to :math:`\log\sigma_1..\log\sigma_k` and
+      :math:`\log\sigma_{k+1}..\log\sigma_K`.
 
     Arguments:
         spectrum: a :class:`Spectrum` or sorted standard deviations.
-        method: ``"max_gap"``: the cut where consecutive sorted standard deviations drop by
-            the largest factor, :math:`k = \\arg\\max_k \\sigma_k / \\sigma_{k+1}`;
-            ``"threshold"``: the number of variables with standard deviation above ``threshold``.
-        max_k: for ``"max_gap"``, only cuts ``k <= max_k`` are considered.
-        threshold: for ``"threshold"``.
+        method: one of :data:`KNEE_METHODS`.
+        min_k: smallest cut ``max_gap`` considers.
+        max_k: ``max_gap`` and ``two_lines`` consider only the first ``K = max_k`` variables
+            (default: all).
+        factor: the multiple of the median for ``plateau``.
+        threshold: the standard deviation for ``threshold``.
 
     Returns:
         The number k of informative variables (the first k of the spectrum).
@@ -94,23 +136,26 @@ def count_informative(spectrum, method: str = "max_gap", max_k: int | None = Non
     References:
         Sorrenson et al. (2020), §3.2 (dimension discovery) and §4.4.2.
     """
-    std = spectrum.std if isinstance(spectrum, Spectrum) else _array(spectrum, "spectrum", ndim=1)
-    if len(std) < 2:
-        raise ValueError("a spectrum needs at least two variables to have a knee")
-    if np.any(std <= 0):
-        raise ValueError("standard deviations must be positive")
-    if np.any(np.diff(std) > 0):
-        raise ValueError("the spectrum must be sorted in decreasing order")
+    std = _std(spectrum)
+    n = len(std) if max_k is None else min(int(max_k), len(std))
     if method == "max_gap":
-        ratios = np.log(std[:-1]) - np.log(std[1:])
-        if max_k is not None:
-            ratios = ratios[:max_k]
-        return int(np.argmax(ratios)) + 1
+        if not 1 <= min_k < n:
+            raise ValueError(f"need 1 <= min_k < max_k (number of variables considered); got min_k={min_k}, max_k={n}")
+        gaps = np.log(std[: n - 1]) - np.log(std[1:n])
+        return int(np.argmax(gaps[min_k - 1 :])) + min_k
+    if method == "plateau":
+        if factor <= 1:
+            raise ValueError(f"factor must exceed 1, got {factor}")
+        return int((std > factor * float(np.median(std))).sum())
     if method == "threshold":
         if threshold is None:
             raise ValueError("method='threshold' needs a threshold")
         return int((std > threshold).sum())
-    raise ValueError(f"unknown method {method!r}; expected 'max_gap' or 'threshold'")
+    if method == "two_lines":
+        if n < 4:
+            raise ValueError(f"the two-lines rule needs at least four variables, got {n}")
+        return _two_lines(np.log(std[:n]))
+    raise ValueError(f"unknown knee method {method!r}; expected one of {KNEE_METHODS}")
 
 
 def _abs_correlation(z: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -242,3 +287,19 @@ def affine_fit(z_true, w) -> AffineFit:
     row_share = picked / (A1**2).sum(1)
     offrow_share = picked / (A[:n] ** 2).sum(1)
     return AffineFit(A, c, r2, columns, row_share, offrow_share, len(set(columns.tolist())) == n)
+
+
+def knee_prominence(spectrum, k: int, min_k: int = 5, max_k: int = 200) -> float:
+    r"""How much the drop after variable ``k`` stands out: :math:`\log(\sigma_k/\sigma_{k+1})` divided
+    by the median drop :math:`\log(\sigma_j/\sigma_{j+1})` over ``min_k <= j < max_k``.
+
+    Exactly 1 on a geometric (straight on a log scale) spectrum; a spectrum with a real knee has
+    one drop many times larger than the typical one.
+    """
+    std = _std(spectrum)
+    max_k = min(int(max_k), len(std))
+    if not 1 <= min_k <= k < max_k:
+        raise ValueError(f"need 1 <= min_k <= k < max_k, got min_k={min_k}, k={k}, max_k={max_k}")
+    gaps = np.log(std[:-1]) - np.log(std[1:])
+    typical = float(np.median(gaps[min_k - 1 : max_k - 1]))
+    return float(gaps[k - 1] / max(typical, 1e-300))

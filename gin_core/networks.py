@@ -13,7 +13,7 @@ from torch import nn
 
 from .flows import AffineCoupling, Downsample, Flatten, InvertibleSequential, Permutation
 
-__all__ = ["MLP", "mlp", "conv_net", "coupling_flow", "artificial_gin", "emnist_gin", "count_parameters"]
+__all__ = ["MLP", "mlp", "conv_net", "coupling_flow", "artificial_gin", "emnist_gin", "build_network", "count_parameters"]
 
 
 class MLP(nn.Sequential):
@@ -144,6 +144,16 @@ def coupling_flow(
                 raise ValueError(f"unknown block kind {kind!r}; expected 'fc', 'conv', 'down' or 'flatten'")
         net = InvertibleSequential(layers, input_shape, latent_shape=shape)
     _init_weights(net, generator, zero_init_last)
+    net.config = {
+        "architecture": "coupling_flow",
+        "blocks": [[kind, dict(options)] for kind, options in blocks],
+        "input_shape": list(input_shape),
+        "volume_preserving": bool(volume_preserving),
+        "zero_init_last": bool(zero_init_last),
+        "seed": int(seed),
+        "clamp": float(clamp),
+        "clamp_kind": clamp_kind,
+    }
     return net
 
 
@@ -162,7 +172,10 @@ def artificial_gin(volume_preserving: bool = True, seed: int = 0, zero_init_last
         Sorrenson et al. (2020), Table 2.
     """
     blocks = [("fc", {"hidden": 10})] * 8
-    return coupling_flow(blocks, (10,), volume_preserving, zero_init_last, seed, **kwargs)
+    net = coupling_flow(blocks, (10,), volume_preserving, zero_init_last, seed, **kwargs)
+    net.config = {"architecture": "artificial_gin", "volume_preserving": bool(volume_preserving), "seed": int(seed),
+                  "zero_init_last": bool(zero_init_last), **kwargs}
+    return net
 
 
 def emnist_gin(volume_preserving: bool = True, seed: int = 0, **kwargs) -> InvertibleSequential:
@@ -189,4 +202,30 @@ def emnist_gin(volume_preserving: bool = True, seed: int = 0, **kwargs) -> Inver
         + [("flatten", {})]
         + [("fc", {"hidden": 392})] * 2
     )
-    return coupling_flow(blocks, (1, 28, 28), volume_preserving, True, seed, **kwargs)
+    net = coupling_flow(blocks, (1, 28, 28), volume_preserving, True, seed, **kwargs)
+    net.config = {"architecture": "emnist_gin", "volume_preserving": bool(volume_preserving), "seed": int(seed), **kwargs}
+    return net
+
+
+ARCHITECTURES = {"artificial_gin": artificial_gin, "emnist_gin": emnist_gin, "coupling_flow": coupling_flow}
+
+
+def build_network(config: dict) -> InvertibleSequential:
+    """Rebuild a network from its ``config`` (the constructor settings every network records).
+
+    Arguments:
+        config: ``net.config`` of a network built by :func:`artificial_gin`, :func:`emnist_gin`
+            or :func:`coupling_flow`, as stored in checkpoints and weight files.
+
+    Returns:
+        A freshly initialised network of the same architecture and settings.
+    """
+    if not isinstance(config, dict) or config.get("architecture") not in ARCHITECTURES:
+        raise ValueError(
+            f"not a network configuration: expected a dict with 'architecture' in {sorted(ARCHITECTURES)}, got {config!r}"
+        )
+    kwargs = {k: v for k, v in config.items() if k != "architecture"}
+    if config["architecture"] == "coupling_flow":
+        kwargs["blocks"] = [(kind, dict(options)) for kind, options in kwargs["blocks"]]
+        kwargs["input_shape"] = tuple(kwargs["input_shape"])
+    return ARCHITECTURES[config["architecture"]](**kwargs)

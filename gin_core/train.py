@@ -1,9 +1,12 @@
-"""Training: Adam, a 10x learning-rate drop, noise augmentation, checkpoints and exact resume.
+"""Training: Adam, a 10x learning-rate drop, noise augmentation, safe checkpoints and exact resume.
 
 Use :func:`train` from Python, or the command line on a headless server::
 
     python -m gin_core.train artificial --n-points 100000 --epochs 80 --lr 1e-2 --drop 50 --out runs/exp1
-    python -m gin_core.train emnist --dataset mnist --epochs 95 --lr 3e-4 --drop 45 --out runs/mnist
+    python -m gin_core.train digits --dataset mnist --data-root data --epochs 95 --lr 3e-4 --drop 45 --out runs/mnist
+
+Interrupt with Ctrl-C (or ``kill``): the checkpoint is written first; rerun the same command
+to resume. A rerun with other settings stops with an error that names them.
 
 References:
     Sorrenson et al. (2020), §4.3.1 and §4.4.1 (optimisation), Appendix D.1.
@@ -24,14 +27,17 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .flows import InvertibleSequential, check_finite
-from .loss import GaussianMixtureNLL, check_labels
+from . import __version__
+from ._checks import check_finite, check_labels
+from .checkpoints import FORMAT, VERSION, code_commit, compare_settings, load_checkpoint, load_state, save_checkpoint
+from .flows import InvertibleSequential
+from .loss import GaussianMixtureNLL
 
-__all__ = ["History", "train", "train_step", "make_optimizer", "default_device", "save_checkpoint", "load_checkpoint", "main"]
+__all__ = ["History", "train", "train_step", "make_optimizer", "default_device", "main"]
 
 
 def default_device() -> torch.device:
-    """CUDA if available, else CPU."""
+    """CUDA if available, else CPU (the one place the device is chosen by default)."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -44,36 +50,22 @@ class History:
         lr: learning rate of each epoch.
         seconds: wall time of each epoch (of the run that trained it).
         excluded: samples left out of the loss (classes with < 2 samples in a batch).
+        criterion: the trained :class:`~gin_core.loss.GaussianMixtureNLL` (its prior holds the
+            learned statistics when ``learned_stats=True``).
     """
 
     loss: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     excluded: int = 0
+    criterion: GaussianMixtureNLL | None = field(default=None, repr=False, compare=False)
 
     @property
     def epochs(self) -> int:
         return len(self.loss)
 
     def as_dict(self) -> dict:
-        return {"loss": self.loss, "lr": self.lr, "seconds": self.seconds, "excluded": self.excluded}
-
-
-def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
-    """Write ``state`` with ``torch.save`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
-    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    return torch.load(path, map_location=map_location, weights_only=True)
+        return {"loss": list(self.loss), "lr": list(self.lr), "seconds": list(self.seconds), "excluded": self.excluded}
 
 
 def make_optimizer(params, lr: float) -> torch.optim.Adam:
@@ -140,6 +132,107 @@ def _lr_at(epoch: int, lr: float, milestones: tuple[int, ...]) -> float:
     return lr * 0.1 ** sum(epoch >= m for m in milestones)
 
 
+def _lr_at(epoch: int, lr: float, milestones: tuple[int, ...]) -> float:
+    return lr * 0.1 ** sum(epoch >= m for m in milestones)
+
+
+def _network_record(net: nn.Module) -> dict:
+    """The constructor settings of ``net`` (``net.config`` for the package's networks)."""
+    record = dict(getattr(net, "config", None) or {"class": type(net).__name__})
+    record["volume_preserving"] = bool(getattr(net, "volume_preserving", False))
+    return record
+
+
+class _Run:
+    """The state of one training run: what a checkpoint holds, and the steps of an epoch."""
+
+    def __init__(self, net, criterion, optimizer, generator, network: dict, settings: dict):
+        self.net, self.criterion, self.optimizer, self.generator = net, criterion, optimizer, generator
+        self.network, self.settings = network, settings
+        self.history = History()
+        self.commits = [code_commit()]
+        self.epoch, self.position, self.perm = 0, 0, None  # epoch, step inside it, its shuffle
+        self.epoch_sum, self.epoch_count, self.t0 = 0.0, 0, time.perf_counter()
+
+    def state(self) -> dict:
+        """Everything needed to continue exactly where the run is now."""
+        self.history.excluded = self.criterion.n_excluded
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "gin_core": __version__,
+            "network": self.network,
+            "training": self.settings,
+            "commits": self.commits,
+            "net": self.net.state_dict(),
+            "criterion": self.criterion.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "epoch": self.epoch,
+            "position": self.position,
+            "perm": self.perm,
+            "epoch_sum": self.epoch_sum,
+            "epoch_count": self.epoch_count,
+            "epoch_seconds": time.perf_counter() - self.t0,
+            "history": self.history.as_dict(),
+        }
+
+    def restore(self, path: Path, device: torch.device) -> None:
+        """Continue from the checkpoint at ``path``, after checking it was made with the same settings."""
+        state = load_checkpoint(path, map_location=device)
+        compare_settings(state["network"], self.network, "network settings", path)
+        compare_settings(state["training"], self.settings, "training settings", path)
+        load_state(self.net, state["net"], path)
+        self.criterion.load_state_dict(state["criterion"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"].cpu())
+        saved = state["history"]
+        self.history = History(list(saved["loss"]), list(saved["lr"]), list(saved["seconds"]), int(saved["excluded"]))
+        self.criterion.n_excluded = self.history.excluded
+        self.commits = list(state["commits"]) + ([code_commit()] if code_commit() != state["commits"][-1] else [])
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+        self.perm = state["perm"].to(device) if state["perm"] is not None else None
+        self.epoch_sum, self.epoch_count = float(state["epoch_sum"]), int(state["epoch_count"])
+        self.t0 = time.perf_counter() - float(state["epoch_seconds"])
+
+    def run_epoch(self, x: torch.Tensor, u: torch.Tensor, bar) -> None:
+        """Finish the current epoch: shuffle (unless resumed inside it), step through its batches, log it."""
+        s = self.settings
+        lr = _lr_at(self.epoch, s["lr"], tuple(s["milestones"]))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        if self.perm is None:
+            self.perm = torch.randperm(x.shape[0], generator=self.generator, device=x.device)
+            self.position, self.epoch_sum, self.epoch_count, self.t0 = 0, 0.0, 0, time.perf_counter()
+        batch = s["batch_size"]
+        while self.position < x.shape[0] // batch:
+            index = self.perm[self.position * batch : (self.position + 1) * batch]
+            value = train_step(self.net, self.criterion, self.optimizer, x[index], u[index], s["noise"], self.generator,
+                               check_values=False)
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"the loss became {value} at epoch {self.epoch + 1}, step {self.position}; lower the learning rate"
+                )
+            self.epoch_sum, self.epoch_count, self.position = self.epoch_sum + value, self.epoch_count + 1, self.position + 1
+            bar.update(1)
+            bar.set_postfix(epoch=self.epoch + 1, loss=f"{value:.4f}", refresh=False)
+        self.history.loss.append(self.epoch_sum / max(self.epoch_count, 1))
+        self.history.lr.append(lr)
+        self.history.seconds.append(time.perf_counter() - self.t0)
+        self.epoch, self.position, self.perm = self.epoch + 1, 0, None
+
+
+def _check_arguments(x, u, n_classes, n_epochs, lr, batch_size, noise) -> None:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"x must be a floating point torch.Tensor, got {type(x).__name__} {getattr(x, 'dtype', '')}")
+    check_finite(x, "x")
+    check_labels(u, x.shape[0], n_classes)
+    if batch_size < 2 or batch_size > x.shape[0]:
+        raise ValueError(f"batch_size must be in [2, {x.shape[0]}] (the data size), got {batch_size}")
+    if n_epochs < 0 or lr <= 0 or noise < 0:
+        raise ValueError(f"need n_epochs >= 0, lr > 0 and noise >= 0; got {n_epochs}, {lr}, {noise}")
+
+
 def train(
     net: nn.Module,
     x: torch.Tensor,
@@ -156,22 +249,22 @@ def train(
     checkpoint_every: int = 1,
     device: str | torch.device | None = None,
     progress: bool = True,
-    stop_after_steps: int | None = None,
+    dataset: str | None = None,
 ) -> History:
     """Train a flow by minimising the Gaussian-mixture NLL of its latent codes.
 
     Each epoch shuffles the data; each step adds Gaussian noise of standard deviation
-    ``noise`` to the batch, maps it to ``w, log_det = net(x)`` and takes an Adam step on
-    :class:`~gin_core.loss.GaussianMixtureNLL` (the log-det term is used only if the flow is
-    not volume preserving). The learning rate is divided by 10 at each epoch in
-    ``milestones`` (the paper's schedule: one drop after convergence).
+    ``noise`` to the batch and takes an Adam step on
+    :class:`~gin_core.loss.GaussianMixtureNLL` (:func:`train_step`). The learning rate is
+    divided by 10 at each epoch in ``milestones`` (the paper's schedule: one drop after
+    convergence).
 
-    With ``checkpoint`` set, the full state (network, loss parameters, optimiser, epoch and
-    position inside it, the epoch's shuffle, random generator, history) is written
-    atomically every ``checkpoint_every`` epochs, at the end, and when the run is
-    interrupted (``KeyboardInterrupt``); if the file exists, training resumes from it and
-    ends exactly as an uninterrupted run would (on CPU, bit for bit). The checkpoint loads
-    with ``weights_only=True``.
+    With ``checkpoint`` set, the whole state is written atomically every ``checkpoint_every``
+    epochs, at the end, and when the run is interrupted (``KeyboardInterrupt``, also raised by
+    the command line on SIGTERM). If the file exists, training resumes from it and ends
+    exactly as an uninterrupted run would (on CPU, bit for bit); a file written with other
+    settings (network, batch size, learning rate, milestones, noise, seed, statistics, data
+    size or data set) stops with a :class:`~gin_core.checkpoints.CheckpointError` naming them.
 
     Arguments:
         net: the flow (``w, log_det = net(x)``); moved to ``device``.
@@ -188,127 +281,50 @@ def train(
         checkpoint: path of the checkpoint file, or ``None``.
         checkpoint_every: epochs between checkpoints.
         device: default :func:`default_device`.
-        progress: show a tqdm bar with the loss.
-        stop_after_steps: stop (checkpointing first) after this many steps of this call;
-            simulates an interruption.
+        progress: show a progress bar with the loss.
+        dataset: name of the data set, recorded in the checkpoint and checked on resume.
 
     Returns:
-        The :class:`History` of all epochs, resumed ones included. The trained
-        ``GaussianMixtureNLL`` is attached as ``history.criterion``.
+        The :class:`History` of all epochs, resumed ones included, with the trained criterion.
 
     References:
         Sorrenson et al. (2020), §4.3.1, §4.4.1, Appendix D.1.
     """
     device = torch.device(device) if device is not None else default_device()
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError("x must be a floating point torch.Tensor")
-    check_finite(x, "x")
-    check_labels(u, x.shape[0], n_classes)
-    if batch_size < 2 or batch_size > x.shape[0]:
-        raise ValueError(f"batch_size must be in [2, {x.shape[0]}] (the data size), got {batch_size}")
-    if n_epochs < 0 or lr <= 0 or noise < 0:
-        raise ValueError(f"need n_epochs >= 0, lr > 0 and noise >= 0; got {n_epochs}, {lr}, {noise}")
-
+    _check_arguments(x, u, n_classes, n_epochs, lr, batch_size, noise)
+    settings = {
+        "batch_size": int(batch_size), "lr": float(lr), "milestones": [int(m) for m in milestones],
+        "noise": float(noise), "seed": int(seed), "learned_stats": bool(learned_stats), "n_classes": int(n_classes),
+        "n_samples": int(x.shape[0]), "sample_shape": list(x.shape[1:]), "dataset": dataset, "device_type": device.type,
+    }
     net.to(device).train()
     n_dims = math.prod(getattr(net, "latent_shape", x.shape[1:]))
     criterion = GaussianMixtureNLL(n_classes, n_dims, learned=learned_stats).to(device)
-    params = list(net.parameters()) + list(criterion.parameters())
-    optimizer = make_optimizer(params, lr)
+    optimizer = make_optimizer(list(net.parameters()) + list(criterion.parameters()), lr)
     generator = torch.Generator(device=device).manual_seed(int(seed))
-    history = History()
-    epoch, position, perm = 0, 0, None
-
+    run = _Run(net, criterion, optimizer, generator, _network_record(net), settings)
     if checkpoint is not None and Path(checkpoint).is_file():
-        state = load_checkpoint(checkpoint, map_location=device)
-        net.load_state_dict(state["net"])
-        criterion.load_state_dict(state["criterion"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"].cpu())
-        history = History(**{k: state["history"][k] for k in ("loss", "lr", "seconds")}, excluded=int(state["history"]["excluded"]))
-        epoch, position, perm = int(state["epoch"]), int(state["position"]), state["perm"]
-        perm = perm.to(device) if perm is not None else None
-        criterion.n_excluded = history.excluded
-        resumed_partial = (float(state["epoch_sum"]), int(state["epoch_count"]), float(state["epoch_seconds"]))
-    else:
-        resumed_partial = (0.0, 0, 0.0)
-
-    def snapshot() -> dict:
-        history.excluded = criterion.n_excluded
-        return {
-            "net": net.state_dict(),
-            "criterion": criterion.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "generator": generator.get_state(),
-            "epoch": epoch,
-            "position": position,
-            "perm": perm,
-            "epoch_sum": epoch_sum,
-            "epoch_count": epoch_count,
-            "epoch_seconds": time.perf_counter() - t0,
-            "history": {"loss": history.loss, "lr": history.lr, "seconds": history.seconds, "excluded": history.excluded},
-        }
+        run.restore(Path(checkpoint), device)
 
     x, u = x.to(device), u.to(device)
-    steps_per_epoch = x.shape[0] // batch_size
-    bar = tqdm(
-        total=n_epochs * steps_per_epoch,
-        initial=min(epoch * steps_per_epoch + position, n_epochs * steps_per_epoch),
-        disable=not progress,
-        desc="train",
-        unit="step",
-        mininterval=1.0,
-        file=sys.stdout,
-    )
-    steps_this_call = 0
-    epoch_sum, epoch_count, seconds_before = resumed_partial
-    t0 = time.perf_counter() - seconds_before
+    steps = x.shape[0] // batch_size
+    done = min(run.epoch * steps + run.position, n_epochs * steps)
+    bar = tqdm(total=n_epochs * steps, initial=done, disable=not progress, desc="train", unit="step", mininterval=1.0,
+               file=sys.stdout)
     try:
-        while epoch < n_epochs:
-            for group in optimizer.param_groups:
-                group["lr"] = _lr_at(epoch, lr, tuple(milestones))
-            if perm is None:
-                perm = torch.randperm(x.shape[0], generator=generator, device=device)
-                position, epoch_sum, epoch_count, t0 = 0, 0.0, 0, time.perf_counter()
-            while position < steps_per_epoch:
-                if stop_after_steps is not None and steps_this_call >= stop_after_steps:
-                    raise KeyboardInterrupt
-                index = perm[position * batch_size : (position + 1) * batch_size]
-                value = train_step(net, criterion, optimizer, x[index], u[index], noise, generator, check_values=False)
-                if not math.isfinite(value):
-                    raise FloatingPointError(f"the loss became {value} at epoch {epoch}, step {position}; lower the learning rate")
-                epoch_sum, epoch_count = epoch_sum + value, epoch_count + 1
-                position += 1
-                steps_this_call += 1
-                bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{value:.4f}", refresh=False)
-            history.loss.append(epoch_sum / max(epoch_count, 1))
-            history.lr.append(optimizer.param_groups[0]["lr"])
-            history.seconds.append(time.perf_counter() - t0)
-            epoch, position, perm = epoch + 1, 0, None
-            if checkpoint is not None and (epoch % checkpoint_every == 0 or epoch == n_epochs):
-                save_checkpoint(checkpoint, snapshot())
+        while run.epoch < n_epochs:
+            run.run_epoch(x, u, bar)
+            if checkpoint is not None and (run.epoch % checkpoint_every == 0 or run.epoch == n_epochs):
+                save_checkpoint(checkpoint, run.state())
     except KeyboardInterrupt:
         if checkpoint is not None:
-            save_checkpoint(checkpoint, snapshot())
-        bar.close()
-        if stop_after_steps is not None:
-            history.excluded = criterion.n_excluded
-            history.criterion = criterion
-            return history
+            save_checkpoint(checkpoint, run.state())
         raise
-    bar.close()
-    history.excluded = criterion.n_excluded
-    history.criterion = criterion
-    return history
-
-
-@torch.no_grad()
-def encode(net: nn.Module, x: torch.Tensor, batch_size: int = 1000, device: str | torch.device | None = None) -> torch.Tensor:
-    """Map data to flat latent codes ``w`` in evaluation mode, batch by batch, returned on the CPU."""
-    device = torch.device(device) if device is not None else next(net.parameters()).device
-    net.eval()
-    out = [net(x[i : i + batch_size].to(device))[0].flatten(1).cpu() for i in range(0, x.shape[0], batch_size)]
-    return torch.cat(out)
+    finally:
+        bar.close()
+    run.history.excluded = criterion.n_excluded
+    run.history.criterion = criterion
+    return run.history
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -330,8 +346,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--n-points", type=int, default=100_000, help="artificial: number of points")
     p.add_argument("--data-seed", type=int, default=0, help="artificial: seed of the data")
     p.add_argument("--dataset", choices=["emnist", "mnist"], default="emnist", help="digits: which data set")
-    p.add_argument("--data-root", default=None, help="digits: folder holding the data (default: $GIN_DATA_ROOT or the repository's data/)")
-    p.add_argument("--device", default=None)
+    p.add_argument("--data-root", default="data", help="digits: folder holding the data sets (default: ./data)")
+    p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -361,21 +378,22 @@ def _run(args: argparse.Namespace) -> History:
         data = make_artificial_data(args.clusters, args.n_points, seed=args.data_seed)
         x, u, n_classes = data.x, data.u, args.clusters
         net = artificial_gin(volume_preserving=not args.glow, seed=args.seed)
-        batch_size = args.batch_size or 1000
+        batch_size, dataset = args.batch_size or 1000, data.description
     else:
         from .digits import load_digits
 
         x, u = load_digits(args.dataset, "train", root=args.data_root)
         n_classes = 10
         net = emnist_gin(volume_preserving=not args.glow, seed=args.seed)
-        batch_size = args.batch_size or 240
+        batch_size, dataset = args.batch_size or 240, args.dataset
     out = Path(args.out)
     history = train(
         net, x, u, n_classes, n_epochs=args.epochs, lr=args.lr, batch_size=batch_size, milestones=tuple(args.drop),
         noise=args.noise, learned_stats=args.learned_stats, seed=args.seed, checkpoint=out / "checkpoint.pt",
-        device=args.device,
+        device=args.device, progress=not args.quiet, dataset=dataset,
     )
-    print(f"done: {history.epochs} epochs, final loss {history.loss[-1]:.4f} nats/dim, checkpoint {out / 'checkpoint.pt'}")
+    final = f"final loss {history.loss[-1]:.4f} nats/dim" if history.loss else "no epoch trained"
+    print(f"done: {history.epochs} epochs, {final}, checkpoint {out / 'checkpoint.pt'}")
     return history
 
 

@@ -1,12 +1,12 @@
 """Sphinx extension of the GIN book: scale-aware execution and readable progress bars.
 
 1. The build follows ``GIN_SCALE`` and ``GIN_DATASET``. The chapters read the scale from the
-   environment (:func:`gin_core.config.run_config`), but a notebook's text does not change with
+   environment (:func:`gin_core.book.settings.run_config`), but a notebook's text does not change with
    it, so jupyter-cache alone would hand a ``smoke`` result to a ``paper`` build. When the
    configuration is read, this extension
 
    * keeps one execution cache per (scale, data set): ``_build/.jupyter_cache/<scale>-<dataset>``;
-   * sets the per-cell execution timeout for the scale (:data:`TIMEOUTS`), unless
+   * sets the per-cell execution timeout for the scale (:data:`gin_core.book.settings.TIMEOUTS`), unless
      ``GIN_CELL_TIMEOUT`` (seconds) overrides it;
    * records both in the configuration value ``gin_scale``, so that Sphinx re-reads every
      chapter when the scale changes (its environment depends on that value).
@@ -29,7 +29,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -39,36 +38,22 @@ from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 
-# Per-cell execution timeout (seconds) for each scale. Generous bounds that catch a hang:
-# smoke chapters finish in a minute or two; cpu chapters in minutes on 2 cores; paper-scale
-# EMNIST training on one GPU can take hours in a single cell.
-TIMEOUTS = {"smoke": 600, "cpu": 3600, "paper": 6 * 3600}
-
 _BACKSPACE = re.compile(r"[^\n]\x08")
 
 
 def resolve_scale() -> tuple[str, str, int]:
-    """The scale, the requested data set and the per-cell timeout from the environment.
+    """The scale, the requested data set and the per-cell timeout, from the book's settings.
 
     Returns:
         ``(scale, dataset, timeout_seconds)``.
 
     Raises:
-        ValueError: for an unknown ``GIN_SCALE``/``GIN_DATASET`` or a non-integer ``GIN_CELL_TIMEOUT``.
+        ValueError: for an unknown ``GIN_SCALE``/``GIN_DATASET`` or a bad ``GIN_CELL_TIMEOUT``.
     """
-    from gin_core.config import run_config
+    from gin_core.book.settings import cell_timeout, run_config
 
     run = run_config()  # validates GIN_SCALE / GIN_DATASET with a clear error
-    timeout = TIMEOUTS[run.scale]
-    override = os.environ.get("GIN_CELL_TIMEOUT")
-    if override:
-        try:
-            timeout = int(override)
-        except ValueError:
-            raise ValueError(f"GIN_CELL_TIMEOUT must be an integer number of seconds, got {override!r}") from None
-        if timeout <= 0:
-            raise ValueError(f"GIN_CELL_TIMEOUT must be positive, got {timeout}")
-    return run.scale, run.dataset, timeout
+    return run.scale, run.dataset, cell_timeout(run.scale)
 
 
 def resolve_carriage_returns(text: str) -> str:

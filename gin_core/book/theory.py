@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .._checks import as_float64 as _as_float64
+
 __all__ = [
     "gaussian_sufficient_statistics",
     "gaussian_natural_parameters",
@@ -43,27 +45,7 @@ __all__ = [
     "families_markdown",
     "terms_markdown",
     "affine_residual",
-    "plot_generative_model",
-    "plot_rotation_invariance",
-    "plot_rank_of_L",
-    "plot_unmixing",
-    "plot_spectra",
 ]
-
-
-def _as_float64(a, name: str, ndim: int | None = None) -> np.ndarray:
-    if hasattr(a, "detach"):
-        a = a.detach().cpu().numpy()
-    a = np.asarray(a)
-    if a.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must be numeric, got dtype {a.dtype}")
-    if ndim is not None and a.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-d, got shape {a.shape}")
-    if a.size == 0:
-        raise ValueError(f"{name} is empty")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return a.astype(np.float64)
 
 
 def _means_stds(means, stds) -> tuple[np.ndarray, np.ndarray]:
@@ -615,129 +597,3 @@ def affine_residual(targets, features) -> np.ndarray:
 # Figures of the theory chapter
 
 
-def _figure(**kwargs):
-    """A new pyplot figure with constrained layout (close it after displaying or gluing it)."""
-    import matplotlib.pyplot as plt
-
-    return plt.figure(layout="constrained", **kwargs)
-
-
-def _class_colors(u):
-    import matplotlib
-
-    u = np.asarray(u).astype(int)
-    return matplotlib.colormaps["tab10"](u % 10)
-
-
-def plot_generative_model(z, x, u, n_informative: int = 2):
-    """Two panels: the informative true latent variables, and two coordinates of the observed data.
-
-    Arguments:
-        z: ``(N, n)`` true latent samples.
-        x: ``(N, d)`` observed data.
-        u: ``(N,)`` condition labels.
-        n_informative: number of informative variables (the first ones; only two are drawn).
-
-    Returns:
-        A matplotlib figure.
-    """
-    z, x = _as_float64(z, "z", ndim=2), _as_float64(x, "x", ndim=2)
-    fig = _figure(figsize=(8, 3.6))
-    axes = fig.subplots(1, 2)
-    colors = _class_colors(u)
-    axes[0].scatter(z[:, 0], z[:, 1], c=colors, s=3, alpha=0.6, linewidths=0)
-    axes[0].set(xlabel="$z_1$", ylabel="$z_2$", title=f"true latent $z$ ({n_informative} of {z.shape[1]} informative)")
-    axes[1].scatter(x[:, 0], x[:, 1], c=colors, s=3, alpha=0.6, linewidths=0)
-    axes[1].set(xlabel="$x_1$", ylabel="$x_2$", title=f"observed $x = f(z)$ (2 of {x.shape[1]} coordinates)")
-    return fig
-
-
-def plot_rotation_invariance(w, w_rotated, z, z_rotated, u):
-    """Four panels: an unconditional standard-normal latent and its rotation; a conditional one and its rotation.
-
-    Arguments:
-        w, w_rotated: ``(N, >=2)`` latent codes of two unconditional models (the first two variables are drawn).
-        z, z_rotated: ``(N, >=2)`` a class-conditional latent and its rotation.
-        u: ``(N,)`` the classes of ``z``.
-
-    Returns:
-        A matplotlib figure.
-    """
-    fig = _figure(figsize=(7.5, 6.6))
-    axes = fig.subplots(2, 2).ravel()
-    colors = _class_colors(u)
-    panels = [
-        (w, "unconditional: $w$", "gray"),
-        (w_rotated, "unconditional: $R\\,w$", "gray"),
-        (z, "conditional: $z$", colors),
-        (z_rotated, "conditional: $R\\,z$", colors),
-    ]
-    for ax, (a, title, c) in zip(axes, panels):
-        a = _as_float64(a, "latent", ndim=2)
-        ax.scatter(a[:, 0], a[:, 1], c=c, s=2, alpha=0.5, linewidths=0)
-        ax.set(title=title, xlabel="variable 1", ylabel="variable 2", aspect="equal")
-    return fig
-
-
-def plot_rank_of_L(ranks: dict, n_conditions):
-    """The rank of L against the number of conditions, one line per latent dimension n.
-
-    Arguments:
-        ranks: ``{(n, k): [rank for each entry of n_conditions]}``.
-        n_conditions: the numbers of conditions on the x axis.
-
-    Returns:
-        A matplotlib figure.
-    """
-    fig = _figure(figsize=(6, 3.6))
-    ax = fig.subplots()
-    for (n, k), values in ranks.items():
-        line, = ax.plot(n_conditions, values, "o-", label=f"n = {n}, k = {k}")
-        ax.axhline(n * k, color=line.get_color(), ls=":", lw=1)
-        ax.axvline(n * k + 1, color=line.get_color(), ls="--", lw=1)
-    ax.set(xlabel="number of distinct conditions", ylabel="rank of $L$",
-           title="dotted: nk (full rank); dashed: nk + 1 conditions")
-    ax.legend()
-    return fig
-
-
-def plot_unmixing(panels: dict):
-    """Heat maps of ``|A1|`` (true variables x estimated variables), one per case.
-
-    Arguments:
-        panels: ``{title: A1}`` with ``A1`` of shape ``(n, d)``.
-
-    Returns:
-        A matplotlib figure.
-    """
-    fig = _figure(figsize=(4.2 * len(panels), 2.6))
-    axes = fig.subplots(1, len(panels), squeeze=False)
-    for ax, (title, A1) in zip(axes[0], panels.items()):
-        A1 = np.abs(_as_float64(A1, "A1", ndim=2))
-        image = ax.imshow(A1, cmap="Greys", vmin=0, vmax=max(A1.max(), 1e-12), aspect="auto")
-        ax.set(title=title, xlabel="estimated variable $w_j$", ylabel="true variable $z_i$",
-               xticks=range(A1.shape[1]), yticks=range(A1.shape[0]))
-        ax.set_xticklabels([str(j + 1) for j in range(A1.shape[1])])
-        ax.set_yticklabels([str(i + 1) for i in range(A1.shape[0])])
-        fig.colorbar(image, ax=ax, label="$|A^{(1)}_{ij}|$")
-    return fig
-
-
-def plot_spectra(spectra: dict):
-    """Sorted standard deviations (log scale), one line per model.
-
-    Arguments:
-        spectra: ``{label: sorted stds}``.
-
-    Returns:
-        A matplotlib figure.
-    """
-    fig = _figure(figsize=(6, 3.6))
-    ax = fig.subplots()
-    styles = iter([dict(marker="o", ms=10, mfc="none", lw=2.5, alpha=0.5), dict(marker="s", ms=5), dict(marker="^", ms=5)])
-    for label, std in spectra.items():
-        std = _as_float64(std, "std", ndim=1)
-        ax.semilogy(np.arange(1, len(std) + 1), std, label=label, **next(styles, dict(marker="o")))
-    ax.set(xlabel="latent variable (sorted)", ylabel="standard deviation")
-    ax.legend()
-    return fig

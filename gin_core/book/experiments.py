@@ -25,21 +25,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .artificial import ArtificialData, make_artificial_data
-from .loss import HALF_LOG_2PI
-from .metrics import AffineFit, Spectrum, affine_fit, count_informative, latent_spectrum, mcc
-from .networks import artificial_gin
-from .train import History, encode, train
+from ..artificial import ArtificialData, make_artificial_data
+from ..checkpoints import save_json
+from ..flows import encode
+from ..likelihood import heldout_nll
+from ..metrics import AffineFit, Spectrum, affine_fit, count_informative, latent_spectrum, mcc
+from ..networks import artificial_gin
+from ..train import History, train
+from .settings import results_dir
 
 __all__ = [
     "split_data",
-    "heldout_nll",
+    "validation_nll",
     "Evaluation",
-    "evaluate",
+    "evaluate_run",
     "ArtificialRun",
     "run_artificial",
     "run_record",
-    "sweep",
+    "seed_sweep",
     "select_restart",
     "success",
     "marginal_valley",
@@ -50,13 +53,16 @@ __all__ = [
     "by_data_seed",
     "apply_restart_rule",
     "markdown_table",
-    "RESULTS_DIR",
+    "results_path",
 ]
 
 N_INFORMATIVE = 2  # the paper's generating latent space has two informative variables
 
-#: where ``bench/artificial_sweep.py`` logs its records (the repository's ``bench/results``)
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "bench" / "results"
+
+
+def results_path(name: str) -> Path:
+    """The logged records ``<book root>/bench/results/<name>`` that ``bench/artificial_sweep.py`` writes."""
+    return results_dir() / name
 
 
 def _subset(data: ArtificialData, index: slice) -> ArtificialData:
@@ -86,44 +92,12 @@ def split_data(n_clusters: int = 5, n_points: int = 100_000, data_seed: int = 0,
     return train_part, (_subset(data, slice(n_points, None)) if n_val else None)
 
 
-@torch.no_grad()
-def heldout_nll(net, train: ArtificialData, val: ArtificialData, n_classes: int | None = None) -> float:
-    """Negative log-likelihood of held-out data in nats per dimension.
+def validation_nll(net, train: ArtificialData, val: ArtificialData) -> float:
+    """Held-out NLL in nats per dimension: the latent distribution fitted on ``train``, ``val`` scored under it.
 
-    The Gaussian mixture is the one the model implies on its training data: per class,
-    the mean and (biased) variance of the training latents. The held-out points are
-    scored under it, with the log-determinant of the flow when it is not volume preserving.
-
-    Arguments:
-        net: a trained flow.
-        train: the data it was trained on (fixes the mixture).
-        val: held-out data.
-        n_classes: number of classes (default: from ``train``).
-
-    Returns:
-        The mean NLL per dimension (lower is better).
+    An observable score of a run (no ground truth): :func:`gin_core.likelihood.heldout_nll` without noise.
     """
-    n_classes = n_classes or train.n_clusters
-    w_train = encode(net, train.x).double()
-    device = next(net.parameters()).device
-    net.eval()
-    ws, log_dets = [], []
-    for i in range(0, val.x.shape[0], 1000):
-        w, log_det = net(val.x[i : i + 1000].to(device))
-        ws.append(w.flatten(1).double().cpu())
-        log_dets.append(log_det.double().cpu())
-    w_val, log_det = torch.cat(ws), torch.cat(log_dets)
-    nll = torch.empty(len(w_val), dtype=torch.float64)
-    for c in range(n_classes):
-        tr, va = w_train[train.u == c], val.u == c
-        if len(tr) < 2:
-            raise ValueError(f"class {c} has {len(tr)} training samples; need at least 2 to fit its variance")
-        mean, var = tr.mean(0), tr.var(0, unbiased=False)
-        per_dim = 0.5 * (w_val[va] - mean) ** 2 / var + 0.5 * torch.log(var) + HALF_LOG_2PI
-        nll[va] = per_dim.mean(1)
-    if not getattr(net, "volume_preserving", False):
-        nll = nll - log_det / w_val.shape[1]
-    return float(nll.mean())
+    return heldout_nll(net, train.x, train.u, val.x, val.u, n_classes=train.n_clusters, batch_size=1000).nats_per_dim
 
 
 @dataclass
@@ -172,19 +146,19 @@ class Evaluation:
         return out
 
 
-def evaluate(net, train: ArtificialData, val: ArtificialData | None = None, with_affine: bool = True) -> Evaluation:
+def evaluate_run(net, train: ArtificialData, val: ArtificialData | None = None, with_affine: bool = True) -> Evaluation:
     """Encode the training data and measure spectrum, dimension, MCC, gap and affine fit.
 
     Arguments:
         net: a trained flow.
         train: the training data (its ``z`` is the ground truth).
-        val: held-out data for :func:`heldout_nll`, or ``None``.
+        val: held-out data for :func:`validation_nll`, or ``None``.
         with_affine: also fit eq. (4).
 
     Returns:
         An :class:`Evaluation`.
     """
-    w = encode(net, train.x).numpy()
+    w = encode(net, train.x)[0].numpy()
     spectrum = latent_spectrum(w, train.u)
     z = train.z[:, :N_INFORMATIVE].numpy()
     score, columns, correlations = mcc(z, w, return_matching=True)
@@ -199,7 +173,7 @@ def evaluate(net, train: ArtificialData, val: ArtificialData | None = None, with
         top_mcc=mcc(z, w[:, top]),
         gap=float(spectrum.std[N_INFORMATIVE - 1] / spectrum.std[N_INFORMATIVE]),
         affine=affine_fit(z, w) if with_affine else None,
-        val_nll=heldout_nll(net, train, val) if val is not None else None,
+        val_nll=validation_nll(net, train, val) if val is not None else None,
     )
 
 
@@ -291,13 +265,13 @@ def run_artificial(
             history = train(
                 net, train_data.x, train_data.u, n_clusters, n_epochs=stop, lr=lr, batch_size=batch_size,
                 milestones=tuple(milestones), noise=noise, seed=net_seed, checkpoint=checkpoint,
-                checkpoint_every=max(n_epochs, 1), device=device, progress=progress,
+                checkpoint_every=max(n_epochs, 1), device=device, progress=progress, dataset=train_data.description,
             )
             seconds += time.perf_counter() - t0
             if stop < n_epochs:
-                ev = evaluate(net, train_data, val_data, with_affine=False)
+                ev = evaluate_run(net, train_data, val_data, with_affine=False)
                 trajectory.append({"epoch": stop, "loss": history.loss[-1], **_short(ev)})
-    evaluation = evaluate(net, train_data, val_data)
+    evaluation = evaluate_run(net, train_data, val_data)
     if eval_epochs:
         trajectory.append({"epoch": n_epochs, "loss": history.loss[-1], **_short(evaluation)})
     return ArtificialRun(settings, net, train_data, val_data, history, evaluation, trajectory, seconds)
@@ -325,7 +299,7 @@ def _key(record: dict, keys: tuple[str, ...]) -> str:
 _SETTING_KEYS = ("n_clusters", "n_points", "data_seed", "net_seed", "n_epochs", "lr", "milestones", "batch_size", "noise", "volume_preserving", "n_val")
 
 
-def sweep(data_seeds, net_seeds=(0,), cache: str | Path | None = None, log=print, **settings) -> list[dict]:
+def seed_sweep(data_seeds, net_seeds=(0,), cache: str | Path | None = None, log=print, **settings) -> list[dict]:
     """Run :func:`run_artificial` over data seeds and network seeds, caching every record.
 
     Records already in ``cache`` (a JSON list written by this function) for the same
@@ -357,8 +331,7 @@ def sweep(data_seeds, net_seeds=(0,), cache: str | Path | None = None, log=print
                 known[key] = record
                 records.append(record)
                 if cache is not None:
-                    cache.parent.mkdir(parents=True, exist_ok=True)
-                    cache.write_text(json.dumps(records, indent=1))
+                    save_json(cache, records)
                 if log is not None:
                     log(
                         f"data_seed={data_seed} net_seed={net_seed}: mcc={record['mcc']:.3f} "
@@ -480,7 +453,7 @@ def linear_baseline(name: str, data: ArtificialData, seed: int = 0) -> LinearBas
 
 
 def load_records(path: str | Path) -> list[dict]:
-    """Read records written by :func:`sweep`."""
+    """Read records written by :func:`seed_sweep`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no sweep results at {path}; run the bench script that writes it")

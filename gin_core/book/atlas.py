@@ -1,0 +1,270 @@
+r"""The atlas of discovered variables (Figs. 3-5 and 9-15): spectra, knees, sweeps and samples.
+
+A trained GIN maps each image to a code :math:`w` whose variables are, per class :math:`u`,
+independent Gaussians with means :math:`\mu(u)` and standard deviations :math:`\sigma(u)`
+(the :class:`~gin_core.distributions.ClassConditionalGaussian` fitted on the training codes). This module
+
+* computes the **PCA spectrum** of the images beside GIN's spectrum (:func:`pca_spectrum`) and
+  tabulates the number of informative variables that several stated knee rules of
+  :func:`gin_core.metrics.count_informative` read off a spectrum (:func:`knee_table`);
+* **sweeps** one variable from -2 to +2 class standard deviations with all others at the class
+  mean and decodes the codes (:func:`variable_sweep`), with the heatmap :math:`|x(+1\sigma) - x(-1\sigma)|`;
+* draws **temperature samples** where only the informative variables are sampled
+  (:func:`temperature_samples`, through the distribution's ``sample``).
+
+The figures are drawn by :mod:`gin_core.book.plots`.
+
+Variables are numbered as in the paper: variable 1 has the largest standard deviation.
+
+References:
+    Sorrenson et al. (2020), §4.4.2, Figs. 3-5 and Appendix F (Figs. 9-15).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._checks import as_float64
+from ..distributions import ClassConditionalGaussian
+from ..flows import encode
+from ..metrics import Spectrum, count_informative, latent_spectrum
+
+__all__ = [
+    "DEFAULT_KNEE",
+    "prepare_atlas",
+    "pca_spectrum",
+    "knee_table",
+    "Atlas",
+    "make_atlas",
+    "variable_sweep",
+    "temperature_samples",
+    "effect_sizes",
+]
+
+# The criterion the chapters state and use: the variables whose standard deviation exceeds
+# twice the median of the spectrum (the median lies in the floor of squeezed noise variables).
+DEFAULT_KNEE = ("plateau", {"factor": 2.0})  # as count_informative(spectrum, method, **kwargs)
+
+
+def pca_spectrum(x, u=None) -> np.ndarray:
+    """Standard deviations of the principal components of the (flattened) images, sorted.
+
+    Arguments:
+        x: images ``(N, ...)`` (flattened to ``(N, D)``).
+        u: labels; if given, the principal axes of the pooled *within-class* covariance and the
+            RMS over classes of the standard deviation along them (the same convention as GIN's
+            spectrum); if ``None``, plain PCA of all images.
+
+    Returns:
+        ``(D,)`` float64, decreasing.
+
+    References:
+        Pearson (1901); Sorrenson et al. (2020), Fig. 3 (right).
+    """
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x)
+    x = as_float64(x.reshape(len(x), -1), "x", ndim=2)
+    if u is None:
+        cov = np.cov(x, rowvar=False)
+    else:
+        u = as_float64(u, "u", ndim=1).astype(int)
+        if len(u) != len(x):
+            raise ValueError(f"u has {len(u)} labels but x has {len(x)} samples")
+        classes = [c for c in np.unique(u) if (u == c).sum() >= 2]
+        cov = np.mean([np.cov(x[u == c], rowvar=False, bias=True) for c in classes], axis=0)
+    eigenvalues = np.linalg.eigvalsh(np.atleast_2d(cov))[::-1]
+    return np.sqrt(np.clip(eigenvalues, 0, None))
+
+
+def knee_table(spectrum, settings: list[tuple[str, dict]] | None = None) -> list[dict]:
+    """The knee found by several criteria and settings (how the count depends on the criterion).
+
+    Arguments:
+        spectrum: as in :func:`~gin_core.metrics.count_informative`.
+        settings: ``(method, keyword arguments)`` pairs; default: ``two_lines`` over the first
+            100, 200 and 400 variables, ``max_gap`` from variable 1 and from variable 5 (first 200),
+            ``plateau`` with factors 1.5, 2 and 3.
+
+    Returns:
+        One dictionary per setting: ``{"method", "setting", "k"}``.
+    """
+    if settings is None:
+        settings = [
+            ("two_lines", {"max_k": 100}),
+            ("two_lines", {"max_k": 200}),
+            ("two_lines", {"max_k": 400}),
+            ("max_gap", {"min_k": 1, "max_k": 200}),
+            ("max_gap", {"min_k": 5, "max_k": 200}),
+            ("plateau", {"factor": 1.5}),
+            ("plateau", {"factor": 2.0}),
+            ("plateau", {"factor": 3.0}),
+        ]
+    rows = []
+    for method, kwargs in settings:
+        setting = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+        rows.append({"method": method, "setting": setting, "k": count_informative(spectrum, method, **kwargs)})
+    return rows
+
+
+@dataclass
+class Atlas:
+    """What the atlas needs about a trained network and its training codes.
+
+    Attributes:
+        net: the trained flow (evaluation mode).
+        prior: the latent distribution fitted on the training codes (float64).
+        spectrum: the spectrum of the training codes (``order[j]`` = latent index of variable j+1).
+        k: number of informative variables (the knee).
+        classes: names of the classes (row labels).
+    """
+
+    net: nn.Module
+    prior: ClassConditionalGaussian
+    spectrum: Spectrum
+    k: int
+    classes: tuple[str, ...] = tuple(str(c) for c in range(10))
+
+    def latent_index(self, variable: int) -> int:
+        """Latent coordinate of the 1-based variable number (spectrum rank)."""
+        if not 1 <= variable <= len(self.spectrum.order):
+            raise ValueError(f"variable numbers run from 1 to {len(self.spectrum.order)}, got {variable}")
+        return int(self.spectrum.order[variable - 1])
+
+
+def make_atlas(
+    net: nn.Module, w: torch.Tensor, u: torch.Tensor, k: int | None = None, method: str = DEFAULT_KNEE[0], **kwargs
+) -> Atlas:
+    """Build an :class:`Atlas` from training codes ``w`` (e.g. :func:`gin_core.flows.encode` with the training noise).
+
+    Arguments:
+        net: the trained flow.
+        w: training codes ``(N, d)``; u: their labels.
+        k: the number of informative variables; default: :func:`~gin_core.metrics.count_informative`
+            with ``method`` and ``kwargs``.
+    """
+    n_classes = int(u.max()) + 1
+    prior = ClassConditionalGaussian(n_classes, w.shape[1]).double().fit(w.double(), u)
+    spectrum = latent_spectrum(w, u)
+    k = count_informative(spectrum, method, **kwargs) if k is None else int(k)
+    return Atlas(net.eval(), prior, spectrum, k, tuple(str(c) for c in range(n_classes)))
+
+
+@torch.no_grad()
+def _decode(net: nn.Module, w: torch.Tensor) -> torch.Tensor:
+    param = next(net.parameters())
+    return net.inverse(w.to(param.device, param.dtype)).detach().cpu().double()
+
+
+def variable_sweep(atlas: Atlas, variable: int, steps: int = 9, span: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode one variable swept over ``[-span, span]`` class standard deviations, all others at the class mean.
+
+    Arguments:
+        atlas: the :class:`Atlas`.
+        variable: 1-based variable number (rank in the spectrum).
+        steps: number of columns (odd, so that 0 is one of them).
+        span: the sweep runs from ``-span`` to ``+span`` standard deviations.
+
+    Returns:
+        ``(images, heat, offsets)``: images ``(C, steps, H, W)``, the heatmaps
+        ``|x(+1 sd) - x(-1 sd)|`` ``(C, H, W)``, and the offsets in standard deviations ``(steps,)``.
+    """
+    if steps < 3 or steps % 2 == 0:
+        raise ValueError(f"steps must be odd and at least 3, got {steps}")
+    j = atlas.latent_index(variable)
+    means, stds = atlas.prior.means, atlas.prior.stds
+    n_classes = means.shape[0]
+    offsets = np.linspace(-span, span, steps)
+    all_offsets = np.concatenate([offsets, [-1.0, 1.0]])
+    w = means.repeat_interleave(len(all_offsets), 0).clone()
+    w[:, j] += torch.as_tensor(np.tile(all_offsets, n_classes)) * stds[:, j].repeat_interleave(len(all_offsets))
+    x = _decode(atlas.net, w).numpy()
+    x = x.reshape(n_classes, len(all_offsets), *x.shape[-2:])
+    heat = np.abs(x[:, -1] - x[:, -2])
+    return x[:, :steps], heat, offsets
+
+
+def temperature_samples(
+    atlas: Atlas, n_rows: int = 10, temperature: float = 1.0, seed: int = 0, n_sampled: int | None = None
+) -> np.ndarray:
+    """Samples with only the first ``n_sampled`` (default: the informative) variables drawn.
+
+    Row ``r`` uses one whitened code :math:`z_r \\sim N(0, I)`; the image in column ``c`` is
+    the decoding of :math:`w = \\mu(c)` with the sampled variables set to
+    :math:`\\mu_j(c) + T \\sigma_j(c) z_{r,j}`: the same "style" written as every digit.
+
+    Returns:
+        ``(n_rows, C, H, W)``.
+
+    References:
+        Sorrenson et al. (2020), Fig. 9.
+    """
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    n_sampled = atlas.k if n_sampled is None else int(n_sampled)
+    idx = torch.as_tensor(atlas.spectrum.order[:n_sampled].copy())
+    n_classes = atlas.prior.n_classes
+    z = torch.randn(n_rows, n_sampled, generator=torch.Generator().manual_seed(int(seed)), dtype=torch.float64)
+    eps = torch.zeros(n_rows, atlas.prior.n_dims, dtype=torch.float64)
+    eps[:, idx] = z  # one style per row, shared by every class
+    u = torch.arange(n_classes).repeat(n_rows)  # row-major: (row, class)
+    w = atlas.prior.sample(u, temperature, noise=eps.repeat_interleave(n_classes, 0))
+    x = _decode(atlas.net, w).numpy()
+    return x.reshape(n_rows, n_classes, *x.shape[-2:])
+
+
+@torch.no_grad()
+def effect_sizes(atlas: Atlas, variables: list[int] | None = None, per_class: bool = False) -> np.ndarray:
+    """Mean absolute pixel change ``|x(+1 sd) - x(-1 sd)|`` per variable, averaged over pixels (and classes).
+
+    A direct measure of "does this variable change the digit": the paper places its cut-off
+    where this change ends abruptly (§4.4.2). Per class, it tells global variables (every
+    digit changes) from local ones (only digits with a certain feature change).
+
+    Arguments:
+        atlas: the :class:`Atlas`.
+        variables: 1-based variable numbers (default: all).
+        per_class: return one value per class instead of the mean over classes.
+
+    Returns:
+        ``(V,)`` or ``(V, C)`` float64, in pixel intensity units (images in [0, 1]).
+    """
+    variables = list(range(1, len(atlas.spectrum.order) + 1)) if variables is None else list(variables)
+    means, stds = atlas.prior.means, atlas.prior.stds
+    n_classes = means.shape[0]
+    out = np.empty((len(variables), n_classes))
+    for i, variable in enumerate(variables):
+        j = atlas.latent_index(variable)
+        w = torch.cat([means, means]).clone()
+        w[:n_classes, j] -= stds[:, j]
+        w[n_classes:, j] += stds[:, j]
+        x = _decode(atlas.net, w)
+        out[i] = (x[n_classes:] - x[:n_classes]).abs().flatten(1).mean(1).numpy()
+    return out if per_class else out.mean(1)
+
+
+def prepare_atlas(
+    net: nn.Module, x: torch.Tensor, u: torch.Tensor, noise: float = 0.01, seed: int = 0, k: int | None = None,
+    method: str = DEFAULT_KNEE[0], **kwargs,
+) -> Atlas:
+    """Encode training images (with the training noise) and build the :class:`Atlas`.
+
+    Both the spectra and the atlas chapters call this with the same arguments, so they agree
+    on the variable numbers and the cut-off.
+
+    Arguments:
+        net: the trained flow.
+        x, u: training images and labels.
+        noise, seed: the encoding noise (the training noise, 0.01) and its seed.
+        k: fix the number of informative variables; default: the knee rule ``method``
+            (default :data:`DEFAULT_KNEE`) with ``kwargs``.
+    """
+    w, _ = encode(net, x, batch_size=500, noise=noise, seed=seed)
+    return make_atlas(net, w, u, k=k, method=method, **kwargs)
+
+

@@ -1,0 +1,197 @@
+"""The digits network the analysis chapters use: the reader's own checkpoint, or the book's shipped weights.
+
+Shipped weights live in the book's ``data/weights/`` as ``<name>.pt`` + ``<name>.json``
+(:mod:`gin_core.weights`). :func:`export_weights` makes such a pair from a training checkpoint,
+measuring on the exported weights (exactly what readers load) the test NLL and the inversion
+error; :func:`load_trained` is what the chapters call.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..checkpoints import load_checkpoint, load_state
+from ..flows import inversion_error
+from ..likelihood import heldout_nll
+from ..networks import build_network
+from ..weights import load_weights, save_weights
+from . import settings
+
+__all__ = ["TRAIN_COMMAND", "parse_train_command", "export_weights", "TrainedModel", "load_trained"]
+
+TRAIN_COMMAND = (
+    "python -m gin_core.train digits --dataset {dataset} --data-root data --epochs 95 --lr 3e-4 --drop 45 --seed 0 "
+    "--out runs/gin_{dataset}"
+)
+
+
+def parse_train_command(command: str):
+    """Parse a ``python -m gin_core.train digits ...`` command line with the training CLI's own parser.
+
+    Returns:
+        The ``argparse.Namespace`` (epochs, lr, drop, seed, dataset, batch_size, noise, ...).
+
+    Raises:
+        ValueError: the command is not a ``gin_core.train`` digits command.
+    """
+    from ..train import _parser
+
+    words = [w for w in shlex.split(command) if "=" not in w or w.startswith("-")]  # drop VAR=value prefixes
+    try:
+        start = words.index("gin_core.train") + 1
+    except ValueError:
+        raise ValueError(f"not a `python -m gin_core.train` command: {command!r}") from None
+    args = _parser().parse_args(words[start:])
+    if args.experiment != "digits":
+        raise ValueError(f"the command trains {args.experiment!r}, not the digits model: {command!r}")
+    return args
+
+
+def export_weights(
+    checkpoint: str | os.PathLike,
+    path: str | os.PathLike,
+    command: str,
+    x_train: torch.Tensor,
+    u_train: torch.Tensor,
+    x_test: torch.Tensor,
+    u_test: torch.Tensor,
+    notes: str = "",
+    noise: float = 0.01,
+) -> dict:
+    """Turn a digits training checkpoint into shipped weights ``<name>.pt`` + provenance ``<name>.json``.
+
+    Arguments:
+        checkpoint: a checkpoint written by :func:`gin_core.train.train`.
+        path: ``<folder>/<name>.pt``.
+        command: the training command line (recorded, and parsed for the schedule).
+        x_train, u_train: training images and labels (class statistics of the test NLL).
+        x_test, u_test: test images and labels.
+        notes: free text stored in the provenance (e.g. how the run was interrupted and resumed).
+        noise: evaluation noise (the training noise, 0.01).
+
+    Returns:
+        The provenance dictionary (also written as JSON).
+    """
+    args = parse_train_command(command)
+    state = load_checkpoint(checkpoint)
+    history, training = state["history"], state["training"]
+    if int(state["epoch"]) != len(history["loss"]):
+        raise ValueError(f"inconsistent checkpoint: epoch {state['epoch']} but {len(history['loss'])} history entries")
+    net = load_state(build_network(state["network"]), state["net"], checkpoint)
+    save_weights(net, path)  # first the weights alone, so that what is measured is what readers load
+    net, _ = load_weights(path)
+    result = heldout_nll(net, x_train, u_train, x_test, u_test, n_classes=10, noise=noise, seed=0)
+    wall = float(sum(history["seconds"]))
+    provenance = {
+        "dataset": training["dataset"],
+        "command": command,
+        "seed": training["seed"],
+        "batch_size": training["batch_size"],
+        "noise": training["noise"],
+        "lr": training["lr"],
+        "lr_drops": training["milestones"],
+        "lr_schedule": f"Adam lr {training['lr']:g}, divided by 10 at epoch(s) {training['milestones']}",
+        "epochs_planned": args.epochs,
+        "epochs_done": int(state["epoch"]),
+        "complete": int(state["epoch"]) >= args.epochs,
+        "steps_into_next_epoch": int(state["position"]),
+        "wall_time_s": wall,
+        "wall_time_h": wall / 3600,
+        "final_train_loss_nats_per_dim": history["loss"][-1] if history["loss"] else None,
+        "test_nll": {
+            "nats_per_dim": result.nats_per_dim,
+            "bits_per_dim": result.bits_per_dim,
+            "noise_floor_bits_per_dim": result.floor_bits_per_dim,
+            "noise": noise,
+            "seed": result.seed,
+            "n_test": result.n_eval,
+            "n_train_for_class_statistics": result.n_fit,
+            "weights": "the exported float16 weights cast to float32",
+            "convention": "x = pixel/255 plus N(0, noise^2); class-conditional; see gin_core.likelihood",
+        },
+        "max_inversion_error_float32": inversion_error(net, x_test),
+        "code_commits": state["commits"],
+        "torch_version": torch.__version__,
+        "exported_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "exported_on": platform.platform(),
+        "notes": notes,
+        "history": {"loss": history["loss"], "lr": history["lr"], "seconds": history["seconds"]},
+    }
+    return save_weights(net, path, provenance)
+
+
+@dataclass
+class TrainedModel:
+    """A trained digits network and where it came from.
+
+    Attributes:
+        net: the network (evaluation mode).
+        dataset: the data set it was trained on.
+        source: ``"checkpoint"`` (the reader's own) or ``"shipped"``.
+        path: the file loaded.
+        epochs: epochs trained.
+        history: per-epoch ``loss``, ``lr``, ``seconds``.
+        provenance: the shipped provenance (``None`` for a checkpoint).
+    """
+
+    net: torch.nn.Module
+    dataset: str
+    source: str
+    path: Path
+    epochs: int
+    history: dict = field(default_factory=dict)
+    provenance: dict | None = None
+
+    def __str__(self) -> str:
+        if self.source == "checkpoint":
+            return f"your checkpoint {self.path} ({self.dataset}, {self.epochs} epochs)"
+        p = self.provenance
+        commits = p.get("code_commits") or [p.get("code_commit")]
+        return (
+            f"shipped weights {self.path.name} ({self.dataset}, {self.epochs} of {p['epochs_planned']} epochs, "
+            f"sha256 {p['sha256'][:12]}..., code {str(commits[-1])[:8]})"
+        )
+
+
+def load_trained(dataset: str, device: str | torch.device = "cpu") -> TrainedModel:
+    """The reader's own checkpoint for ``dataset`` if there is one, else the book's shipped weights.
+
+    The reader's checkpoint is ``GIN_CHECKPOINT`` or ``<book root>/runs/gin_<dataset>/checkpoint.pt``
+    (as written by :data:`TRAIN_COMMAND`); the shipped weights are ``<book root>/data/weights/gin_<dataset>.pt``.
+
+    Arguments:
+        dataset: ``"mnist"`` or ``"emnist"`` (resolved, see :func:`~gin_core.book.settings.resolve_dataset`).
+        device: where the network goes.
+
+    Returns:
+        A :class:`TrainedModel`.
+
+    Raises:
+        FileNotFoundError: neither exists; the message gives the training command.
+    """
+    own = settings.checkpoint_override() or settings.runs_dir() / f"gin_{dataset}" / "checkpoint.pt"
+    if own.is_file():
+        state = load_checkpoint(own)
+        if state["training"].get("dataset") not in (dataset, None):
+            raise ValueError(f"{own} was trained on {state['training']['dataset']}, not {dataset}")
+        net = load_state(build_network(state["network"]), state["net"], own).to(device).eval()
+        history = {k: list(state["history"][k]) for k in ("loss", "lr", "seconds")}
+        return TrainedModel(net, dataset, "checkpoint", own, int(state["epoch"]), history)
+    shipped = settings.weights_dir() / f"gin_{dataset}.pt"
+    if not shipped.is_file():
+        raise FileNotFoundError(
+            f"no weights trained on {dataset}: no checkpoint at {own} and no shipped {shipped}. Train one with "
+            f"`{TRAIN_COMMAND.format(dataset=dataset)}` (a GPU is advised for EMNIST), or use the shipped MNIST "
+            "weights with GIN_DATASET=mnist"
+        )
+    net, provenance = load_weights(shipped, device=device)
+    if provenance["dataset"] != dataset:
+        raise ValueError(f"{shipped} was trained on {provenance['dataset']}, not {dataset}")
+    return TrainedModel(net, dataset, "shipped", shipped, provenance["epochs_done"], provenance.get("history", {}), provenance)
