@@ -9,7 +9,7 @@ The core, one module per concept:
 * :mod:`gin_core.loss`: the training objective built on it;
 * :mod:`gin_core.artificial` and :mod:`gin_core.digits`: the artificial data (§4.3) and the
   EMNIST/MNIST digits (§4.4);
-* :mod:`gin_core.train` and :mod:`gin_core.checkpoints`: training with safe, resumable checkpoints;
+* :mod:`gin_core.training` and :mod:`gin_core.checkpoints`: training with safe, resumable checkpoints;
 * :mod:`gin_core.metrics` and :mod:`gin_core.likelihood`: spectrum, knee, MCC, affine fit, held-out NLL;
 * :mod:`gin_core.weights`: trained weights with provenance and a verified checksum.
 
@@ -27,7 +27,7 @@ from .likelihood import NLLResult, bits_per_dim, heldout_nll, noise_floor
 from .loss import GaussianMixtureNLL
 from .metrics import AffineFit, Spectrum, affine_fit, align_to, count_informative, latent_spectrum, mcc
 from .networks import artificial_gin, build_network, count_parameters, coupling_flow, emnist_gin
-from .train import History, default_device, train, train_step
+from .training import History, default_device, train, train_step
 from .weights import load_weights, save_weights
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Checkpoints and result files: atomic writes, a versioned format, and clear errors.
 
-A training checkpoint (written by :func:`gin_core.train.train`) is a dictionary with
+A training checkpoint (written by :func:`gin_core.training.train`) is a dictionary with
 
 * ``format`` and ``version``: :data:`FORMAT`, :data:`VERSION`;
 * ``network``: the network's constructor settings (``net.config``, see

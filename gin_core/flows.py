@@ -332,7 +332,7 @@ class InvertibleSequential(nn.Module):
             x: a batch of data, ``(batch, *input_shape)``; its type, shape and emptiness are
                 always checked.
             check_finite: also check that ``x`` holds no NaN or infinite value (a pass over the
-                data; :func:`gin_core.train.train` checks its data once and skips it per step).
+                data; :func:`gin_core.training.train` checks its data once and skips it per step).
         """
         self._check(x, self.input_shape, "x", check_finite)
         log_det = x.new_zeros(x.shape[0])

@@ -71,7 +71,7 @@ class GaussianMixtureNLL(nn.Module):
             log_det: per-sample ``log|det J|`` of the flow ``(B,)``; ``None`` for a
                 volume-preserving flow (GIN), whose log-det is exactly zero.
             check_values: check that ``w`` is finite and the labels in range (passes over the
-                data; shapes and dtypes are always checked). :func:`gin_core.train.train`
+                data; shapes and dtypes are always checked). :func:`gin_core.training.train`
                 checks its data once and skips these per step.
 
         Returns:

@@ -1,5 +1,8 @@
 """Shared helpers for the gin_core tests (small sizes, CPU)."""
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -41,3 +44,20 @@ def randomize_fixture():
 @pytest.fixture(name="jacobian_logdet")
 def jacobian_logdet_fixture():
     return jacobian_logdet
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    """The book's data folder holding MNIST; a clear failure in CI (never a silent skip) when it is missing."""
+    from gin_core.digits import dataset_available
+
+    root = ROOT / "data"
+    if not dataset_available("mnist", root):
+        message = f"the MNIST files are missing from {root / 'mnist'}: fetch them with `bash scripts/fetch_mnist.sh`"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI runs every test; it installs them in .ci/run)", pytrace=False)
+        pytest.skip(message)
+    return root

@@ -2,11 +2,11 @@
 
 A session fixture builds the book with ``jupyter-book build . -W`` at whatever ``GIN_SCALE``
 the environment sets (``smoke`` in CI). Each page listed in ``_toc.yml`` is then opened in
-headless Chromium, driven through the DevTools protocol over a pipe (``--remote-debugging-pipe``,
-no network port, no extra Python package), and checked:
+Debian's headless Chromium (``/usr/bin/chromium``, or ``GIN_CHROMIUM``), driven by Playwright
+for Python; Playwright never downloads a browser of its own here. Each page is checked:
 
 * it loads (HTTP-less ``file://``), with no JavaScript exception and no failed resource load
-  (which also proves that the page needs no network: MathJax and its fonts are local);
+  or console error (which also proves that the page needs no network: MathJax and its fonts are local);
 * every image in the article has decoded to a non-empty bitmap, and its file is not blank;
 * no error output: no traceback, no stderr output, no Sphinx "problematic" node or system
   message, no MathJax error;
@@ -21,27 +21,26 @@ A full-page screenshot of each page is saved to ``_build/screenshots/<page>.png`
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from playwright.sync_api import Browser, sync_playwright
+
+pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = os.environ.get("GIN_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
+CHROMIUM_FLAGS = [  # headless, and the DevTools pipe, are Playwright's own
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
@@ -50,7 +49,6 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
     "--disable-dev-shm-usage",
     "--hide-scrollbars",
-    "--remote-debugging-pipe",
 ]
 PAGE_TIMEOUT = 60.0  # seconds for one page to load and typeset its math
 PROGRESS_LINE = re.compile(r"\d+%\|")
@@ -90,6 +88,7 @@ def built_book() -> Path:
         cwd=ROOT,
         capture_output=True,
         text=True,
+        check=False,
     )
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
@@ -103,133 +102,31 @@ def built_book() -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
-# A minimal DevTools-protocol client over Chromium's debugging pipe (fd 3: commands in, fd 4: out)
-
-
-class Browser:
-    """Headless Chromium driven through the DevTools protocol on ``--remote-debugging-pipe``."""
-
-    def __init__(self, executable: str = CHROMIUM):
-        if not Path(executable).exists():
-            raise FileNotFoundError(f"Chromium not found at {executable}; install Debian's `chromium` package")
-        # Two pipes; the child's ends go to descriptors 3 (commands in) and 4 (replies out).
-        to_child_r, self._to_child_w = os.pipe()
-        self._from_child_r, from_child_w = os.pipe()
-        child_in, child_out = _dup_high(to_child_r), _dup_high(from_child_w)  # above 3 and 4: dup2 cannot clobber
-        for fd in (to_child_r, from_child_w):
-            os.close(fd)
-
-        def preexec():  # in the child, before exec; dup2 leaves 3 and 4 inheritable
-            os.dup2(child_in, 3)
-            os.dup2(child_out, 4)
-
-        self._profile = tempfile.mkdtemp(prefix="gin-chromium-")
-        self.log_path = Path(self._profile) / "chromium.log"  # a file, so that a chatty browser never blocks
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [executable, *CHROMIUM_FLAGS, f"--user-data-dir={self._profile}", "about:blank"],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                preexec_fn=preexec,
-                close_fds=False,  # Python's own descriptors are non-inheritable (PEP 446); 3 and 4 must survive
-            )
-        for fd in (child_in, child_out):
-            os.close(fd)
-        self._buffer = b""
-        self._next_id = 0
-        self.events: list[dict] = []
-
-    def close(self) -> None:
-        try:
-            self.send("Browser.close", timeout=10)
-        except Exception:  # the browser may already be gone; it is killed below either way
-            pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        os.close(self._to_child_w)
-        os.close(self._from_child_r)
-        shutil.rmtree(self._profile, ignore_errors=True)
-
-    def _read_message(self, deadline: float) -> dict:
-        import select
-
-        while b"\0" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("no answer from Chromium in time")
-            ready, _, _ = select.select([self._from_child_r], [], [], remaining)
-            if ready:
-                chunk = os.read(self._from_child_r, 1 << 20)
-                if not chunk:
-                    log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-                    raise RuntimeError(f"Chromium closed the debugging pipe. Its log ends with:\n{log[-2000:]}")
-                self._buffer += chunk
-        message, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(message)
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = PAGE_TIMEOUT):
-        """Send one command and return its result; events that arrive meanwhile are kept in ``events``."""
-        self._next_id += 1
-        message = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        os.write(self._to_child_w, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = self._read_message(deadline)
-            if reply.get("id") == self._next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method} failed: {reply['error']}")
-                return reply.get("result", {})
-            self.events.append(reply)
-
-    def wait_event(self, method: str, session: str, timeout: float = PAGE_TIMEOUT) -> dict:
-        deadline = time.monotonic() + timeout
-        for i, event in enumerate(self.events):
-            if event.get("method") == method and event.get("sessionId") == session:
-                return self.events.pop(i)
-        while True:
-            event = self._read_message(deadline)
-            if event.get("method") == method and event.get("sessionId") == session:
-                return event
-            self.events.append(event)
-
-    def evaluate(self, expression: str, session: str):
-        result = self.send(
-            "Runtime.evaluate",
-            {"expression": expression, "awaitPromise": True, "returnByValue": True},
-            session=session,
-        )
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"page script failed: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-
-def _dup_high(fd: int) -> int:
-    """A non-inheritable duplicate of ``fd`` numbered 10 or above."""
-    import fcntl
-
-    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+# The browser: one Playwright-driven Debian Chromium for the session, a fresh context per page
 
 
 @pytest.fixture(scope="session")
-def browser():
-    b = Browser()
-    yield b
-    b.close()
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: install Debian's `chromium` package "
+            "(`apt-get install chromium`) or point GIN_CHROMIUM at a Chromium binary",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:  # executable_path only: nothing downloads a browser
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
 
 
 # ---------------------------------------------------------------------------------------------
 # What is checked on each page (runs inside the page)
 
 PAGE_REPORT_JS = r"""
-(async () => {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
-  await document.fonts.ready;
+async (timeout) => {
+  // MathJax typeset and the fonts loaded, or the time is up (then untypeset math is reported)
+  const ready = Promise.all([window.MathJax?.startup?.promise, document.fonts.ready]);
+  await Promise.race([ready, new Promise(resolve => setTimeout(resolve, timeout))]);
   const article = document.querySelector('article') || document.body;
   const images = [...article.querySelectorAll('img')].map(img => ({
     src: img.getAttribute('src'), complete: img.complete,
@@ -257,7 +154,7 @@ PAGE_REPORT_JS = r"""
     clipped: [...article.querySelectorAll('pre')].filter(p => p.scrollWidth > p.clientWidth + 1)
       .map(p => p.textContent.split('\n').reduce((a, l) => l.length > a.length ? l : a, '')),
   };
-})()
+}
 """
 
 RAW_MARKUP = [
@@ -282,57 +179,56 @@ OUTPUT_PROBLEMS = [
 ]
 
 
-def open_page(browser: Browser, path: Path, screenshot: Path | None = None) -> tuple[dict, list[dict]]:
-    """Load an HTML file; return the in-page report and the page's DevTools events.
+def open_page(browser: Browser, path: Path, screenshot: Path | None = None) -> tuple[dict, list[str]]:
+    """Load an HTML file; return the in-page report and what went wrong in the browser while loading it.
 
     With ``screenshot``, a full-page PNG (1280 px wide) is written there.
     """
-    target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-    session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    events: list[str] = []
+
+    def on_error(error):  # an uncaught exception in the page's JavaScript
+        where = next((line.strip() for line in (error.stack or "").splitlines()[1:2]), "")
+        events.append(f"JavaScript exception: {error.name}: {error.message} {where}".rstrip())
+
+    def on_console(message):
+        if message.type == "error":
+            events.append(f"console error: {message.text}")
+
+    def on_request(request):
+        if request.url.startswith(("http:", "https:")):
+            events.append(f"requests a network resource: {request.url}")
+
+    def on_response(response):  # file:// has no status; a server's error status would show here
+        if response.status >= 400:
+            events.append(f"failed to load {response.url}: HTTP {response.status}")
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
     try:
-        for domain in ("Page", "Runtime", "Network", "Log"):
-            browser.send(f"{domain}.enable", session=session)
-        browser.send("Emulation.setDeviceMetricsOverride",
-                     {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=session)
-        browser.send("Page.navigate", {"url": path.as_uri()}, session=session)
-        browser.wait_event("Page.loadEventFired", session)
-        report = browser.evaluate(PAGE_REPORT_JS, session)
+        page = context.new_page()
+        page.set_default_timeout(PAGE_TIMEOUT * 1000)
+        page.on("pageerror", on_error)
+        page.on("console", on_console)
+        page.on("request", on_request)
+        page.on("requestfailed", lambda request: events.append(f"failed to load {request.url}: {request.failure}"))
+        page.on("response", on_response)
+        page.goto(path.as_uri(), wait_until="load")
+        report = page.evaluate(PAGE_REPORT_JS, PAGE_TIMEOUT * 1000)
         if screenshot is not None:
-            metrics = browser.send("Page.getLayoutMetrics", session=session)
-            height = int(min(metrics["cssContentSize"]["height"], 30000))
-            browser.send("Emulation.setDeviceMetricsOverride",
-                         {"width": 1280, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=session)
-            time.sleep(0.3)  # let the resized layout settle before the capture
-            shot = browser.send("Page.captureScreenshot", {"format": "png"}, session=session)
             screenshot.parent.mkdir(parents=True, exist_ok=True)
-            screenshot.write_bytes(base64.b64decode(shot["data"]))
+            page.screenshot(path=screenshot, full_page=True)
     finally:
-        browser.send("Target.closeTarget", {"targetId": target})
-    events = [e for e in browser.events if e.get("sessionId") == session]
-    browser.events = [e for e in browser.events if e.get("sessionId") != session]
+        context.close()
     return report, events
 
 
-def page_problems(path: Path, report: dict, events: list[dict]) -> list[str]:
+def page_problems(path: Path, report: dict, events: list[str]) -> list[str]:
     """Everything wrong with a loaded page, as readable messages (empty when the page is fine)."""
     problems = []
     if report["articleText"] < 200:
         problems.append(f"the page has almost no text ({report['articleText']} characters)")
 
     # It loads, with no script error, nothing that failed to load, and nothing from the network.
-    for e in events:
-        if e["method"] == "Runtime.exceptionThrown":
-            problems.append(f"JavaScript exception: {_describe_exception(e['params']['exceptionDetails'])}")
-        elif e["method"] == "Log.entryAdded" and e["params"]["entry"]["level"] == "error":
-            problems.append(f"console error: {e['params']['entry']['text']}")
-    requested = {e["params"]["requestId"]: e["params"]["request"]["url"] for e in events
-                 if e["method"] == "Network.requestWillBeSent"}
-    for e in events:
-        if e["method"] == "Network.loadingFailed":
-            url = requested.get(e["params"]["requestId"], "?")
-            problems.append(f"failed to load {url}: {e['params'].get('errorText')}")
-    problems += [f"requests a network resource: {url}" for url in sorted(set(requested.values()))
-                 if url.startswith(("http:", "https:"))]
+    problems += list(dict.fromkeys(events))
 
     # Figures: every image decoded to a non-empty bitmap and is not a blank file.
     for image in report["images"]:
@@ -367,11 +263,6 @@ def page_problems(path: Path, report: dict, events: list[dict]) -> list[str]:
     problems += [f"math not typeset: {text}" for text in report["mathUnrendered"][:5]]
     problems += [f"MathJax error: {text}" for text in report["mathErrors"][:5]]
     return problems
-
-
-def _describe_exception(details: dict) -> str:
-    exception = details.get("exception", {})
-    return f"{details.get('text')} {exception.get('description') or exception.get('value')} at {details.get('url')}:{details.get('lineNumber')}"
 
 
 def image_is_blank(path: Path) -> bool:
@@ -410,28 +301,63 @@ def test_page_in_browser(built_book, browser, page):
     assert not problems, f"{page}:\n" + "\n".join(problems)
 
 
-BROKEN_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>broken</title></head><body><article>
+N_REDRAWS = MAX_PROGRESS_LINES + 1  # one more tqdm redraw than the check lets through
+PROGRESS_SPAM = "\n".join(f"train: {100 * i // N_REDRAWS:3d}%|#| {i}/{N_REDRAWS}" for i in range(1, N_REDRAWS + 1))
+BROKEN_PAGE = f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>broken</title>
+<link rel="stylesheet" href="http://127.0.0.1:9/remote.css"></head><body><article>
 <p>A page with everything the browser check must catch. Raw math $x^2$ that nobody typeset, a table
 | a | b |
 |---|---|
-left as text, an image that does not exist, a citation {cite}`nobody`, and stderr output. This
+left as text, an image that does not exist, a citation {{cite}}`nobody`, and stderr output. This
 paragraph is long enough to count as content for the text-length check of the page report.</p>
-<span class="math">\\(x\\)</span>
-<img src="missing.png" alt="missing">
+<span class="math">\\(x\\)</span> <mjx-merror>Undefined control sequence \\foo</mjx-merror>
+<span class="problematic">:ref:`nowhere`</span>
+<img src="missing.png" alt="missing"> <img src="blank.png" alt="blank">
+<figure><figcaption>A figure with no image</figcaption></figure>
 <div class="output stderr"><pre>UserWarning: something</pre></div>
-<div class="cell_output"><pre>train:  10%|#  | 1/10\ntrain:  20%|## | 2/10\n&lt;Figure size 640x480 with 1 Axes&gt;</pre></div>
+<div class="output traceback"><pre>Traceback (most recent call last):\nValueError</pre></div>
+<div class="cell_output"><pre>{PROGRESS_SPAM}\n&lt;Figure size 640x480 with 1 Axes&gt;\nError displaying widget</pre></div>
+<div class="cell_output"><pre>train:  10%|#  | 1/10&#13;train:  20%|## | 2/10</pre></div>
 <pre style="width: 300px; overflow: auto">a line of code that is far too long for its box, a line of code that is far too long for its box</pre>
-<script>throw new Error("boom");</script>
+<script>console.error("something broke"); throw new Error("boom");</script>
 </article></body></html>"""
 
 
 def test_browser_check_catches_a_broken_page(browser, tmp_path):
-    """The checks can fail: a page with each kind of defect yields each kind of complaint."""
+    """The checks can fail: a page with each kind of defect yields each kind of complaint.
+
+    Its one network request goes to port 9, which Chromium refuses as unsafe: nothing leaves the machine.
+    """
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), "white").save(tmp_path / "blank.png")
     path = tmp_path / "broken.html"
     path.write_text(BROKEN_PAGE)
-    report, events = open_page(browser, path)
-    problems = "\n".join(page_problems(path, report, events))
-    for expected in ["JavaScript exception", "failed to load", "image not rendered", "stderr output",
-                     "unrendered markup '$'", "unrendered markup '|---'", "unrendered markup '{cite'",
-                     "math not typeset", "'<Figure size'", "wider than the page"]:
+    problems = "\n".join(page_problems(path, *open_page(browser, path)))
+    for expected in [
+        "JavaScript exception: Error: boom",
+        "console error: something broke",
+        "failed to load file://",
+        "requests a network resource: http://127.0.0.1:9/remote.css",
+        "image not rendered",
+        "image is blank: blank.png",
+        "1 figures without an image",
+        "1 error outputs",
+        "stderr output",
+        "unresolved reference or system message",
+        "unrendered markup '$'",
+        "unrendered markup '|---'",
+        "unrendered markup '{cite'",
+        "output contains 'Traceback (most recent call last)'",
+        "output contains '<Figure size'",
+        "output contains 'Error displaying widget'",
+        "progress-bar lines in one output",
+        "an output still holds carriage returns",
+        "wider than the page",
+        "math not typeset",
+        "MathJax error: Undefined control sequence",
+    ]:
         assert expected in problems, f"the check missed {expected!r}; it reported:\n{problems}"
+    empty = tmp_path / "empty.html"
+    empty.write_text("<html><body><article><p>Hardly anything.</p></article></body></html>")
+    assert "almost no text" in "\n".join(page_problems(empty, *open_page(browser, empty)))

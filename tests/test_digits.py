@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gin_core import digits
-from gin_core.digits import FILES, data_root, find_files, load_digits, read_idx, resolve_dataset
+from gin_core.digits import FILES, available_datasets, find_files, load_digits, read_idx
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -140,41 +140,32 @@ def test_missing_dataset_names_fetch_command(tmp_path):
     with pytest.raises(FileNotFoundError, match="bash scripts/fetch_mnist.sh"):
         load_digits("mnist", "train", root=tmp_path)
     with pytest.raises(FileNotFoundError, match="python -m gin_core.digits fetch emnist"):
-        resolve_dataset("emnist", root=tmp_path)
+        find_files("emnist", "test", tmp_path)
     with pytest.raises(ValueError, match="split"):
         load_digits("mnist", "valid", root=tmp_path)
     with pytest.raises(ValueError, match="dataset"):
         load_digits("fashion", "train", root=tmp_path)
 
 
-def test_resolve_dataset(tmp_path, monkeypatch):
+def test_available_datasets(tmp_path):
+    assert available_datasets(tmp_path) == []
     write_dataset(tmp_path, "mnist")
-    assert resolve_dataset("auto", root=tmp_path) == "mnist"
-    monkeypatch.setenv("GIN_DATASET", "mnist")
-    assert resolve_dataset(None, root=tmp_path) == "mnist"
+    assert available_datasets(tmp_path) == ["mnist"]
     write_dataset(tmp_path, "emnist", compress=True)
-    assert resolve_dataset("auto", root=tmp_path) == "emnist"
-    assert resolve_dataset("MNIST", root=tmp_path) == "mnist"
-    monkeypatch.setenv("GIN_DATASET", "auto")
-    assert resolve_dataset(None, root=tmp_path) == "emnist"
-    x, _ = load_digits("auto", "test", root=tmp_path)
-    assert x.shape == (20, 1, 28, 28)
-    with pytest.raises(ValueError, match="'auto', 'emnist' or 'mnist'"):
-        resolve_dataset("kmnist", root=tmp_path)
+    assert available_datasets(tmp_path) == ["emnist", "mnist"]
+    assert digits.dataset_available("emnist", tmp_path)
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        digits.dataset_available("kmnist", tmp_path)
 
 
-def test_data_root(tmp_path, monkeypatch):
-    monkeypatch.delenv("GIN_DATA_ROOT", raising=False)
-    default = data_root()
-    assert default.name == "data" and (default.parent / "gin_core" / "digits.py").is_file()
-    monkeypatch.chdir(tmp_path)  # independent of the current directory
-    assert data_root() == default
-    monkeypatch.setenv("GIN_DATA_ROOT", str(tmp_path))
-    assert data_root() == tmp_path.resolve()
+def test_the_data_root_is_explicit(tmp_path, monkeypatch):
+    """No default root and no environment variable: the core reads exactly the folder it is given."""
     write_dataset(tmp_path, "mnist", n_train=10, n_test=10)
-    x, u = load_digits("mnist", "train")
+    monkeypatch.setenv("GIN_DATA_ROOT", str(tmp_path / "elsewhere"))  # ignored by the core
+    x, _ = load_digits("mnist", "train", tmp_path)
     assert x.shape == (10, 1, 28, 28)
-    assert digits.dataset_available("mnist") and not digits.dataset_available("emnist")
+    with pytest.raises(TypeError):
+        load_digits("mnist", "train")  # the root is required
 
 
 def test_examples_by_class(tmp_path):

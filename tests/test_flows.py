@@ -11,9 +11,9 @@ from gin_core.flows import (
     Flatten,
     InvertibleSequential,
     Permutation,
-    check_finite,
     soft_clamp,
 )
+from gin_core._checks import check_finite
 from gin_core.networks import conv_net, coupling_flow, mlp
 
 from conftest import jacobian_logdet, randomize

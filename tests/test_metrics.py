@@ -95,7 +95,7 @@ def test_count_informative_on_constructed_spectra():
     assert count_informative(Spectrum(std=spectrum, order=np.arange(5))) == 2
     assert count_informative(np.array([5.0, 0.5, 0.4, 0.3])) == 1
     assert count_informative(np.array([5.0, 4.0, 3.0, 0.3, 0.2, 0.001])) == 5  # the largest drop wins
-    assert count_informative(np.array([5.0, 4.0, 3.0, 0.3, 0.2, 0.001]), max_k=4) == 3
+    assert count_informative(np.array([5.0, 4.0, 3.0, 0.3, 0.2, 0.001]), max_k=5) == 3  # only the first 5 variables: cuts 1-4
     assert count_informative(spectrum, method="threshold", threshold=0.1) == 2
     assert count_informative(spectrum, method="threshold", threshold=0.012) == 4
 
@@ -106,7 +106,7 @@ def test_count_informative_on_constructed_spectra():
         (np.array([1.0]), {}, "a spectrum needs at least two variables"),
         (np.array([1.0, 0.0]), {}, "standard deviations must be positive"),
         (np.array([1.0, 2.0]), {}, "the spectrum must be sorted in decreasing order"),
-        (np.array([2.0, 1.0]), {"method": "knee"}, "unknown method 'knee'; expected 'max_gap' or 'threshold'"),
+        (np.array([2.0, 1.0]), {"method": "knee"}, "unknown knee method 'knee'; expected one of"),
         (np.array([2.0, 1.0]), {"method": "threshold"}, "method='threshold' needs a threshold"),
         (np.array([2.0, np.nan]), {}, "spectrum contains NaN or infinite values"),
     ],

@@ -31,7 +31,7 @@ from ..flows import encode
 from ..likelihood import heldout_nll
 from ..metrics import AffineFit, Spectrum, affine_fit, count_informative, latent_spectrum, mcc
 from ..networks import artificial_gin
-from ..train import History, train
+from ..training import History, train
 from .settings import results_dir
 
 __all__ = [
@@ -185,7 +185,7 @@ class ArtificialRun:
         settings: the arguments of :func:`run_artificial` that define the run.
         net: the trained network.
         train, val: the data (``val`` may be ``None``).
-        history: the training :class:`~gin_core.train.History`.
+        history: the training :class:`~gin_core.training.History`.
         evaluation: the final :class:`Evaluation`.
         trajectory: one dict per evaluation epoch (``epoch``, ``loss``, ``mcc``,
             ``n_informative``, ``gap``, ``val_nll``).
@@ -230,7 +230,7 @@ def run_artificial(
         n_points: training points (100,000; 10,000 for Fig. 7).
         data_seed: seed of the data and of the mixing network.
         net_seed: seed of the network's initialisation, the shuffling and the noise.
-        n_epochs, lr, milestones, batch_size, noise: as in :func:`~gin_core.train.train`.
+        n_epochs, lr, milestones, batch_size, noise: as in :func:`~gin_core.training.train`.
         volume_preserving: GIN (true) or the GLOW-style ablation (false).
         n_val: held-out points used to score the run (not trained on).
         eval_epochs: epochs (``< n_epochs``) after which to evaluate as well, for a

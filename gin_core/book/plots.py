@@ -556,7 +556,7 @@ def plot_loss_curve(history: dict, ax=None, title: str = "", label: str = "train
     """Per-epoch training loss (nats/dim) with the learning rate on a second axis.
 
     Arguments:
-        history: ``{"loss": [...], "lr": [...]}`` (a :class:`~gin_core.train.History` as dict, a
+        history: ``{"loss": [...], "lr": [...]}`` (a :class:`~gin_core.training.History` as dict, a
             checkpoint's or a provenance file's history).
         ax: Matplotlib axes (created if ``None``).
         title: axes title.

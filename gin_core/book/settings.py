@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from ..digits import DATASETS, available_datasets, find_files
-from ..train import default_device
+from ..training import default_device
 
 __all__ = [
     "SCALES",

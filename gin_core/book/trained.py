@@ -27,27 +27,28 @@ from . import settings
 __all__ = ["TRAIN_COMMAND", "parse_train_command", "export_weights", "TrainedModel", "load_trained"]
 
 TRAIN_COMMAND = (
-    "python -m gin_core.train digits --dataset {dataset} --data-root data --epochs 95 --lr 3e-4 --drop 45 --seed 0 "
+    "python -m gin_core.training digits --dataset {dataset} --data-root data --epochs 95 --lr 3e-4 --drop 45 --seed 0 "
     "--out runs/gin_{dataset}"
 )
 
 
 def parse_train_command(command: str):
-    """Parse a ``python -m gin_core.train digits ...`` command line with the training CLI's own parser.
+    """Parse a ``python -m gin_core.training digits ...`` command line with the training CLI's own parser.
 
     Returns:
         The ``argparse.Namespace`` (epochs, lr, drop, seed, dataset, batch_size, noise, ...).
 
     Raises:
-        ValueError: the command is not a ``gin_core.train`` digits command.
+        ValueError: the command is not a ``gin_core.training`` digits command.
     """
-    from ..train import _parser
+    from ..training import _parser
 
     words = [w for w in shlex.split(command) if "=" not in w or w.startswith("-")]  # drop VAR=value prefixes
-    try:
-        start = words.index("gin_core.train") + 1
-    except ValueError:
-        raise ValueError(f"not a `python -m gin_core.train` command: {command!r}") from None
+    # gin_core < 0.2 named the module gin_core.train (the shipped weights' provenance records that name)
+    modules = [i for i, w in enumerate(words) if w in ("gin_core.training", "gin_core.train")]
+    if not modules:
+        raise ValueError(f"not a `python -m gin_core.training` command: {command!r}")
+    start = modules[0] + 1
     args = _parser().parse_args(words[start:])
     if args.experiment != "digits":
         raise ValueError(f"the command trains {args.experiment!r}, not the digits model: {command!r}")
@@ -68,7 +69,7 @@ def export_weights(
     """Turn a digits training checkpoint into shipped weights ``<name>.pt`` + provenance ``<name>.json``.
 
     Arguments:
-        checkpoint: a checkpoint written by :func:`gin_core.train.train`.
+        checkpoint: a checkpoint written by :func:`gin_core.training.train`.
         path: ``<folder>/<name>.pt``.
         command: the training command line (recorded, and parsed for the schedule).
         x_train, u_train: training images and labels (class statistics of the test NLL).

@@ -2,8 +2,8 @@
 
 Use :func:`train` from Python, or the command line on a headless server::
 
-    python -m gin_core.train artificial --n-points 100000 --epochs 80 --lr 1e-2 --drop 50 --out runs/exp1
-    python -m gin_core.train digits --dataset mnist --data-root data --epochs 95 --lr 3e-4 --drop 45 --out runs/mnist
+    python -m gin_core.training artificial --n-points 100000 --epochs 80 --lr 1e-2 --drop 50 --out runs/exp1
+    python -m gin_core.training digits --dataset mnist --data-root data --epochs 95 --lr 3e-4 --drop 45 --out runs/mnist
 
 Interrupt with Ctrl-C (or ``kill``): the checkpoint is written first; rerun the same command
 to resume. A rerun with other settings stops with an error that names them.
@@ -329,7 +329,7 @@ def train(
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m gin_core.train",
+        prog="python -m gin_core.training",
         description="Train GIN headless (CUDA if available). Interrupt with Ctrl-C and rerun the same command to resume.",
     )
     p.add_argument("experiment", choices=["artificial", "digits"], help="artificial data (§4.3) or EMNIST/MNIST digits (§4.4)")
@@ -353,7 +353,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> History:
-    """Command-line entry point; see ``python -m gin_core.train --help``."""
+    """Command-line entry point; see ``python -m gin_core.training --help``."""
     args = _parser().parse_args(argv)
 
     # Ctrl-C and `kill` (SIGTERM) both end the run through KeyboardInterrupt, which writes the

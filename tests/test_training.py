@@ -1,12 +1,14 @@
-"""Tests of gin_core.train: exact resume after interruptions, checkpoints, reproducibility, errors, CLI."""
+"""Tests of gin_core.training: exact resume after interruptions, checkpoints, reproducibility, errors, CLI."""
 
 import signal
+from unittest import mock
 
 import pytest
 import torch
 
+import gin_core.training
 from gin_core import GaussianMixtureNLL, artificial_gin, encode, load_checkpoint, make_artificial_data, train
-from gin_core.train import main, make_optimizer, train_step
+from gin_core.training import main, make_optimizer, train_step
 
 N_EPOCHS, BATCH = 3, 100  # 600 points: 6 steps per epoch, 18 in all; the lr drops at epoch 2
 
@@ -16,13 +18,29 @@ def data():
     return make_artificial_data(n_clusters=3, n_points=600, seed=0)
 
 
+def interrupt_after(steps: int):
+    """Patch train_step so that the run is interrupted (KeyboardInterrupt, as Ctrl-C) after ``steps`` steps."""
+    real, calls = gin_core.training.train_step, []
+
+    def step(*args, **kwargs):
+        if len(calls) == steps:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    return mock.patch.object(gin_core.training, "train_step", step)
+
+
 def run(data, checkpoint=None, stop=None, volume_preserving=True, learned_stats=False, batch_size=BATCH, seed=0):
+    """Train; with ``stop``, interrupt after that many steps (the checkpoint is written) and return ``None``."""
     net = artificial_gin(volume_preserving=volume_preserving, seed=0)
-    history = train(
-        net, data.x, data.u, n_classes=3, n_epochs=N_EPOCHS, lr=1e-2, batch_size=batch_size, milestones=(2,),
-        learned_stats=learned_stats, seed=seed, checkpoint=checkpoint, progress=False, stop_after_steps=stop,
-    )
-    return net, history
+    kwargs = dict(n_classes=3, n_epochs=N_EPOCHS, lr=1e-2, batch_size=batch_size, milestones=(2,),
+                  learned_stats=learned_stats, seed=seed, checkpoint=checkpoint, progress=False)
+    if stop is None:
+        return net, train(net, data.x, data.u, **kwargs)
+    with interrupt_after(stop), pytest.raises(KeyboardInterrupt):
+        train(net, data.x, data.u, **kwargs)
+    return None
 
 
 def assert_same_run(a, b):
@@ -45,11 +63,11 @@ def test_resumed_run_is_bit_identical(data, tmp_path, stops, volume_preserving, 
     path = tmp_path / "interrupted.pt"
     done = 0
     for stop in stops:
-        _, partial = run(data, path, stop=stop, **options)
+        run(data, path, stop=stop, **options)
         done += stop
         state = load_checkpoint(path)
         assert state["epoch"] * 6 + state["position"] == done  # stopped where asked, not later
-        assert partial.epochs == done // 6
+        assert len(state["history"]["loss"]) == done // 6
     resumed = run(data, path, **options)  # a fresh process would rebuild the net and rerun the same call
     assert_same_run(reference, resumed)
     assert resumed[1].lr == [1e-2, 1e-2, 1e-3]
@@ -69,6 +87,12 @@ def test_checkpoint_loads_with_weights_only_and_is_written_atomically(data, tmp_
     net, history = run(data, path)
     state = torch.load(path, weights_only=True)
     assert {"net", "criterion", "optimizer", "generator", "epoch", "position", "perm", "history"} <= set(state)
+    assert state["format"] == "gin_core.checkpoint" and state["version"] == 2
+    assert state["network"] == {**net.config, "volume_preserving": True}
+    assert state["training"] == {
+        "batch_size": BATCH, "lr": 1e-2, "milestones": [2], "noise": 0.01, "seed": 0, "learned_stats": False,
+        "n_classes": 3, "n_samples": 600, "sample_shape": [10], "dataset": None, "device_type": "cpu",
+    }
     assert state["epoch"] == N_EPOCHS and state["history"]["loss"] == history.loss
     assert all(torch.equal(state["net"][k], v) for k, v in net.state_dict().items())
     assert [p.name for p in path.parent.iterdir()] == ["checkpoint.pt"]  # no temporary file left
@@ -94,10 +118,14 @@ def test_training_lowers_the_loss():
 
 def test_encode_matches_the_network_in_eval_mode(data):
     net, _ = run(data)
-    w = encode(net, data.x, batch_size=64)
+    w, log_det = encode(net, data.x, batch_size=64)
     assert w.shape == (600, 10) and w.device.type == "cpu" and not net.training
+    assert torch.equal(log_det, torch.zeros(600))  # GIN: volume preserving
     with torch.no_grad():
         assert torch.allclose(w, net(data.x)[0], atol=1e-6)
+    noisy, _ = encode(net, data.x, batch_size=64, noise=0.01, seed=3)
+    assert torch.equal(noisy, encode(net, data.x, batch_size=600, noise=0.01, seed=3)[0])  # noise independent of batching
+    assert 0 < (noisy - w).abs().max() < 0.2
 
 
 def test_make_optimizer_is_fused_adam_on_cpu():
