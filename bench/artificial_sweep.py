@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+
 import torch
 
 from gin_core.book.experiments import results_path, seed_sweep

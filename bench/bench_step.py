@@ -13,8 +13,8 @@ step does not depend on the values).
 
 * gin_core: :func:`gin_core.artificial_gin` / :func:`gin_core.emnist_gin`, the
   :class:`gin_core.GaussianMixtureNLL` loss with batch class statistics, and
-  :func:`gin_core.train.train_step` with :func:`gin_core.train.make_optimizer`, exactly as
-  :func:`gin_core.train` runs them (``check_values=False``: ``train`` validates its whole
+  :func:`gin_core.training.train_step` with :func:`gin_core.training.make_optimizer`, exactly as
+  :func:`gin_core.training` runs them (``check_values=False``: ``train`` validates its whole
   data set once, not every batch).
 * FrEIA 0.2: ``FrEIA.framework.SequenceINN`` of ``GINCouplingBlock`` + ``PermuteRandom``
   (and ``IRevNetDownsampling`` / ``Flatten`` for EMNIST), the same subnetworks and clamp 2,
@@ -40,16 +40,14 @@ import math
 import statistics
 import time
 
+import FrEIA.framework as Ff
+import FrEIA.modules as Fm
 import numpy as np
 import torch
 from torch import nn
 
-import FrEIA.framework as Ff
-import FrEIA.modules as Fm
-
 from gin_core import GaussianMixtureNLL, artificial_gin, count_parameters, emnist_gin
-from gin_core.train import make_optimizer, train_step
-
+from gin_core.training import make_optimizer, train_step
 
 # ----------------------------------------------------------------------------------------------
 # The authors' code path on FrEIA 0.2

@@ -254,7 +254,7 @@ def fetch_emnist(root: str | Path) -> Path:
     return root / "EMNIST" / "raw"
 
 
-def _main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gin_core.digits", description="EMNIST/MNIST data for the GIN book")
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch", help="download a data set")
@@ -262,7 +262,11 @@ def _main(argv: list[str] | None = None) -> None:
     info = sub.add_parser("info", help="show which data sets are present")
     for command in (fetch, info):
         command.add_argument("--root", default="data", help="data root (default: ./data)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
     if args.command == "fetch":
         print(f"EMNIST written to {fetch_emnist(args.root)}")
     else:

@@ -199,7 +199,7 @@ class ClassConditionalGaussian(nn.Module):
             eps = eps * mask
         return mu + temperature * sigma * eps
 
-    def batch_nll(self, w: torch.Tensor, u: torch.Tensor, check_values: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch_nll(self, w: torch.Tensor, u: torch.Tensor, check_values: bool = True) -> tuple[torch.Tensor, int, torch.Tensor]:
         r"""Mean NLL per dimension of a training batch under its *own* class statistics.
 
         With each class's batch mean and biased variance, the quadratic terms of a class's
@@ -217,7 +217,8 @@ class ClassConditionalGaussian(nn.Module):
             check_values: check finiteness and label range (passes over the data).
 
         Returns:
-            ``(loss, kept)``: the scalar loss and a boolean ``(B,)`` mask of the samples it used.
+            ``(loss, n_used, kept)``: the scalar loss, the number N of samples it used, and the
+            boolean ``(C,)`` mask of the classes with at least two samples.
 
         Raises:
             ValueError: no class has two samples in the batch.
@@ -226,14 +227,14 @@ class ClassConditionalGaussian(nn.Module):
             raise ValueError("batch_nll uses batch statistics; a learned distribution scores with log_prob")
         self._check(w, u, values=check_values)
         _, variances, counts = class_statistics(w, u, self.n_classes)
-        kept_class = counts >= 2
-        n_kept = counts[kept_class].sum()
-        if n_kept.item() == 0:
+        kept = counts >= 2
+        n_used = int(counts[kept].sum())
+        if n_used == 0:
             raise ValueError(
                 "no class has two or more samples in this batch, so no class variance can be estimated; "
                 "use a larger batch or learned statistics"
             )
-        log_var = torch.where(kept_class.unsqueeze(1), variances, torch.ones_like(variances)).log()
-        weights = torch.where(kept_class, counts, torch.zeros_like(counts))
-        loss = (weights @ log_var.sum(dim=1)) * (0.5 / self.n_dims) / n_kept + (0.5 + HALF_LOG_2PI)
-        return loss, kept_class.index_select(0, u)
+        log_var = torch.where(kept.unsqueeze(1), variances, torch.ones_like(variances)).log()
+        weights = torch.where(kept, counts, torch.zeros_like(counts))
+        loss = (weights @ log_var.sum(dim=1)) * (0.5 / (self.n_dims * n_used)) + (0.5 + HALF_LOG_2PI)
+        return loss, n_used, kept

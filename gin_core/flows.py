@@ -11,7 +11,7 @@ References:
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -378,8 +378,8 @@ def encode(
         x: data ``(N, ...)``.
         batch_size: samples per forward pass.
         noise: standard deviation of Gaussian noise added to ``x`` first (the training
-            augmentation; 0 for none), drawn on the CPU from a private generator seeded by
-            ``seed``, so the codes do not depend on the device or the batch size.
+            augmentation; 0 for none), drawn batch by batch on the CPU from a private generator
+            seeded by ``seed``: the same seed and batch size give the same codes on any device.
         seed: seed of the noise.
 
     Returns:

@@ -83,10 +83,9 @@ class GaussianMixtureNLL(nn.Module):
             self.prior._check(w, u, values=check_values)
             loss = -self.prior._log_prob(w, u).mean() / self.n_dims
             return loss if log_det is None else loss - log_det.mean() / self.n_dims
-        loss, kept = self.prior.batch_nll(w, u, check_values=check_values)
-        n_lone = w.shape[0] - int(kept.sum())
-        if n_lone:
-            self.n_excluded += n_lone
+        loss, n_used, kept = self.prior.batch_nll(w, u, check_values=check_values)
+        if n_used < w.shape[0]:  # samples of classes with one member in this batch were left out
+            self.n_excluded += w.shape[0] - n_used
             if log_det is not None:
-                log_det = log_det[kept]
+                log_det = log_det[kept.index_select(0, u)]
         return loss if log_det is None else loss - log_det.mean() / self.n_dims

@@ -9,7 +9,7 @@ The network and training settings and the commits come from the checkpoint itsel
 Example:
 
     OMP_NUM_THREADS=1 python scripts/export_weights.py runs/mnist_cpu/checkpoint.pt \
-        --command "python -m gin_core.train digits --dataset mnist --data-root data --epochs 95 --lr 3e-4 --drop 45 --seed 0 --out runs/mnist_cpu"
+        --command "python -m gin_core.training digits --dataset mnist --data-root data --epochs 95 --lr 3e-4 --drop 45 --seed 0 --out runs/mnist_cpu"
 
 The checkpoint is copied to a temporary folder first, so a run that is still writing it is
 not disturbed. The test NLL uses the full training set for the class statistics and the
@@ -33,7 +33,7 @@ from gin_core.digits import load_digits
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", help="checkpoint.pt written by gin_core.train")
+    p.add_argument("checkpoint", help="checkpoint.pt written by gin_core.training")
     p.add_argument("--command", default=None, help="the training command (default: command.txt next to the checkpoint)")
     p.add_argument("--name", default=None, help="file stem (default gin_<dataset>)")
     p.add_argument("--out-dir", default=None, help="destination (default: the book's data/weights)")

@@ -1,6 +1,17 @@
-"""Shared helpers for the gin_core tests (small sizes, CPU)."""
+"""Shared helpers and the organisation of the test run.
 
+* Markers: every notebook run by nbmake is marked ``notebook``, the browser check
+  (tests/test_book_html.py) ``browser``, and every other test ``unit``:
+  ``python3 -m pytest -m unit`` runs the unit tests alone.
+* Order: the browser check builds the book, so it runs after the chapters.
+* Each chapter executes once per test run: a chapter that nbmake executed successfully is
+  stored in the book build's execution cache (jupyter-cache, the folder the book's Sphinx
+  extension uses for the current scale and data set), and the build then reuses it.
+"""
+
+import importlib.util
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -61,3 +72,51 @@ def mnist_root() -> Path:
             pytest.fail(message + " (CI runs every test; it installs them in .ci/run)", pytrace=False)
         pytest.skip(message)
     return root
+
+
+def _book_extension():
+    spec = importlib.util.spec_from_file_location("gin_book", ROOT / "book" / "_ext" / "gin_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cache_executed_chapters() -> None:
+    """Wrap nbmake's notebook run so that every chapter it executes without error lands in the build's cache."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+    from nbmake import pytest_items
+
+    extension = _book_extension()
+    run_class = pytest_items.NotebookRun
+
+    class CachingRun(run_class):
+        def execute(self, *args, **kwargs):
+            started = time.perf_counter()
+            result = super().execute(*args, **kwargs)
+            if result.error is None:
+                scale, dataset, _ = extension.resolve_scale()
+                cache = get_cache(str(extension.execution_cache_path(ROOT / "_build", scale, dataset)))
+                bundle = CacheBundleIn(result.nb, str(Path(self.filename).resolve()),
+                                       data={"execution_seconds": time.perf_counter() - started})
+                cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+            return result
+
+    pytest_items.NotebookRun = CachingRun
+
+
+def pytest_configure(config):
+    for name, text in (("unit", "fast tests of the package and helpers"), ("notebook", "a chapter executed by nbmake"),
+                       ("browser", "the built book checked in Chromium (builds the book)")):
+        config.addinivalue_line("markers", f"{name}: {text}")
+    if config.pluginmanager.hasplugin("nbmake"):
+        _cache_executed_chapters()
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if getattr(item, "nbmake", False):
+            item.add_marker(pytest.mark.notebook)
+        elif item.get_closest_marker("browser") is None:
+            item.add_marker(pytest.mark.unit)
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)  # stable: the browser check last

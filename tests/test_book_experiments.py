@@ -1,24 +1,42 @@
+"""Tests of gin_core.book.experiments: the artificial experiments of the book (§4.3).
+
+The data split, the held-out score of a run (``validation_nll``), the evaluation of a run
+(``evaluate_run``: spectrum, dimension, MCC, gap, affine fit), training runs with trajectories,
+cached seed sweeps (``seed_sweep``), the restart rule, the linear baselines, the marginal
+valleys, and the records and tables the chapters read (``load_records``, ``results_path``,
+``filter_records``, ``markdown_table``). Runs are tiny (600 points, 2 epochs).
+"""
+
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from gin_core.artificial import make_artificial_data
-from gin_core.experiments import (
-    evaluate,
-    heldout_nll,
+from gin_core.book.experiments import (
+    apply_restart_rule,
+    by_data_seed,
+    evaluate_run,
+    filter_records,
     linear_baseline,
     load_records,
     marginal_valley,
+    markdown_table,
+    results_path,
     run_artificial,
+    seed_sweep,
     select_restart,
     split_data,
     success,
-    sweep,
+    validation_nll,
 )
 from gin_core.loss import GaussianMixtureNLL
 from gin_core.networks import artificial_gin
+
+REPO = Path(__file__).resolve().parent.parent
 
 TINY = dict(n_points=600, n_val=200, n_epochs=2, milestones=(1,), batch_size=100)
 
@@ -34,7 +52,7 @@ def test_split_data_sizes_and_disjoint():
         split_data(5, 300, 3, n_val=-1)
 
 
-def test_heldout_nll_equals_loss_on_training_data():
+def test_validation_nll_equals_loss_on_training_data():
     torch.set_default_dtype(torch.float64)
     try:
         train, _ = split_data(3, 500, data_seed=1, n_val=0)
@@ -44,24 +62,42 @@ def test_heldout_nll_equals_loss_on_training_data():
             with torch.no_grad():
                 w, log_det = net(train.x)
                 expected = GaussianMixtureNLL(3, 10)(w, train.u, None if vp else log_det).item()
-            assert math.isclose(heldout_nll(net, train, train), expected, rel_tol=1e-9, abs_tol=1e-9)
+            assert math.isclose(validation_nll(net, train, train), expected, rel_tol=1e-9, abs_tol=1e-9)
     finally:
         torch.set_default_dtype(torch.float32)
 
 
-def test_heldout_nll_needs_two_samples_per_class():
+def test_validation_nll_scores_held_out_data_under_the_training_statistics():
+    train, val = split_data(3, 400, data_seed=2, n_val=300)
+    for vp in (True, False):
+        net = artificial_gin(volume_preserving=vp, seed=1, zero_init_last=False, clamp=0.5).double()
+        with torch.no_grad():
+            w_train = net(train.x.double())[0]
+            w_val, log_det = net(val.x.double())
+        nll = torch.empty(len(w_val), dtype=torch.float64)
+        for c in range(3):
+            tr, va = w_train[train.u == c], val.u == c
+            mean, var = tr.mean(0), tr.var(0, unbiased=False)
+            nll[va] = (0.5 * (w_val[va] - mean) ** 2 / var + 0.5 * torch.log(var) + 0.5 * math.log(2 * math.pi)).mean(1)
+        if not vp:
+            nll = nll - log_det / 10
+        assert math.isclose(validation_nll(net, train, val), nll.mean().item(), rel_tol=1e-9)
+        assert validation_nll(net, train, val) != validation_nll(net, train, train)
+
+
+def test_validation_nll_needs_two_samples_per_class():
     train, val = split_data(3, 200, data_seed=0, n_val=50)
     train.u = torch.zeros_like(train.u)
     train.u[0] = 2
-    with pytest.raises(ValueError, match="class 1 has 0 training samples"):
-        heldout_nll(artificial_gin(seed=0), train, val)
+    with pytest.raises(ValueError, match=r"classes \[1, 2\] have fewer than two samples"):
+        validation_nll(artificial_gin(seed=0), train, val)
 
 
 def test_evaluate_identity_on_true_latent():
     # a network that starts as a permutation applied to z itself recovers z exactly
     train, val = split_data(5, 2000, data_seed=0, n_val=500)
     train.x, val.x = train.z.clone(), val.z.clone()
-    ev = evaluate(artificial_gin(seed=0), train, val)
+    ev = evaluate_run(artificial_gin(seed=0), train, val)
     assert ev.mcc > 0.999999 and ev.top_mcc > 0.999999
     assert ev.n_informative == 2 and ev.gap > 10
     assert ev.affine.is_sparse
@@ -81,19 +117,40 @@ def test_run_artificial_trajectory_does_not_change_the_run():
         run_artificial(eval_epochs=(2,), **TINY)
 
 
-def test_sweep_caches_and_resumes(tmp_path):
-    cache = tmp_path / "sweep.json"
+def test_seed_sweep_caches_and_resumes(tmp_path):
+    cache = tmp_path / "sub" / "sweep.json"
     lines = []
-    first = sweep([0], [0, 1], cache=cache, log=lines.append, **TINY)
+    first = seed_sweep([0], [0, 1], cache=cache, log=lines.append, **TINY)
     assert len(first) == 2 and len(lines) == 2
-    again = sweep([0], [0, 1, 2], cache=cache, log=lines.append, **TINY)
+    assert [(r["data_seed"], r["net_seed"]) for r in first] == [(0, 0), (0, 1)]
+    assert json.loads(cache.read_text()) == first  # every record is written as soon as it is made
+    again = seed_sweep([0], [0, 1, 2], cache=cache, log=lines.append, **TINY)
     assert len(lines) == 3  # only net seed 2 was new
     assert again[:2] == first
     assert len(load_records(cache)) == 3
-    other = sweep([0], [0], cache=cache, log=lines.append, **{**TINY, "lr": 1e-3})
+    other = seed_sweep([0], [0], cache=cache, log=lines.append, **{**TINY, "lr": 1e-3})
     assert len(lines) == 4 and other[0]["lr"] == 1e-3
+    assert seed_sweep([0], [1], cache=cache, log=lines.append, **TINY) == [first[1]]  # cached: no run, no log line
+    assert len(lines) == 4 and len(load_records(cache)) == 4
     with pytest.raises(FileNotFoundError, match="bench script"):
         load_records(tmp_path / "missing.json")
+
+
+def test_results_path_is_below_the_book_root(tmp_path, monkeypatch):
+    (tmp_path / "_toc.yml").write_text("root: intro\n")
+    monkeypatch.setenv("GIN_BOOK_ROOT", str(tmp_path))
+    assert results_path("artificial_exp1_paper.json") == tmp_path.resolve() / "bench" / "results" / "artificial_exp1_paper.json"
+    with pytest.raises(FileNotFoundError, match="no sweep results"):
+        load_records(results_path("artificial_exp1_paper.json"))
+
+
+def test_logged_records_of_the_repository_load(monkeypatch):
+    monkeypatch.delenv("GIN_BOOK_ROOT", raising=False)
+    monkeypatch.chdir(REPO / "book")  # where the chapters run
+    path = results_path("artificial_exp1_paper.json")
+    assert path == REPO / "bench" / "results" / "artificial_exp1_paper.json"
+    records = filter_records(load_records(path), n_points=100_000, net_seed=0)
+    assert records and all({"mcc", "n_informative", "data_seed", "val_nll"} <= set(r) for r in records)
 
 
 def test_select_restart_uses_observable_score():
@@ -141,8 +198,6 @@ def test_linear_baselines_score_like_gin():
 
 
 def test_restart_rule_and_tables():
-    from gin_core.experiments import apply_restart_rule, by_data_seed, filter_records, markdown_table
-
     records = [
         {"data_seed": d, "net_seed": n, "val_nll": v, "mcc": m, "n_points": 100}
         for d, n, v, m in [(0, 0, -1.0, 0.5), (0, 1, -2.0, 0.99), (1, 0, -3.0, 0.97), (1, 1, -1.0, 0.2), (0, 2, -9.0, 0.1)]

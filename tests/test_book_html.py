@@ -53,6 +53,8 @@ CHROMIUM_FLAGS = [  # headless, and the DevTools pipe, are Playwright's own
 PAGE_TIMEOUT = 60.0  # seconds for one page to load and typeset its math
 PROGRESS_LINE = re.compile(r"\d+%\|")
 MAX_PROGRESS_LINES = 25  # per output block; an uncollapsed bar leaves one line per redraw
+# Harmless console errors: pydata-sphinx-theme's own, on a browser profile with no stored light/dark mode.
+KNOWN_CONSOLE_ERRORS = {"Got invalid theme mode: . Resetting to auto."}
 
 
 def toc_pages(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
@@ -191,7 +193,7 @@ def open_page(browser: Browser, path: Path, screenshot: Path | None = None) -> t
         events.append(f"JavaScript exception: {error.name}: {error.message} {where}".rstrip())
 
     def on_console(message):
-        if message.type == "error":
+        if message.type == "error" and message.text not in KNOWN_CONSOLE_ERRORS:
             events.append(f"console error: {message.text}")
 
     def on_request(request):

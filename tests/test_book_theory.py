@@ -1,20 +1,21 @@
-"""Tests of gin_core.theory: the executable pieces of §3 and Appendices A-C (float64, exact where possible)."""
+"""Tests of gin_core.book.theory: the executable pieces of §3 and Appendices A-C (float64, exact where possible).
+
+Sufficient statistics and natural parameters of Gaussians, the condition matrix L and its rank,
+the unmixing of Theorem 1, component-wise models, rotations and the rotation invariance of a
+standard normal, log-determinants by autograd, the symbolic terms of Appendix B and the table of
+Appendix C. The theory chapter's figures are tested in test_book_plots.py.
+"""
 
 import math
 
-import matplotlib
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+from scipy.stats import norm
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import sympy as sp  # noqa: E402
-import torch  # noqa: E402
-from scipy.stats import norm  # noqa: E402
-
-import gin_core  # noqa: E402
-from gin_core import theory  # noqa: E402
+import gin_core
+from gin_core.book import theory
 
 
 def test_gaussian_statistics_and_coefficients_reproduce_the_log_density():
@@ -230,18 +231,3 @@ def test_affine_residual():
 def test_terms_markdown():
     _, cross, _ = theory.squared_affine_unmatched_terms(2)
     assert theory.terms_markdown(cross).splitlines() == ["| term | coefficient |", "|---|---|", "| $w_{1} w_{2}$ | $2 a_{1} a_{2}$ |"]
-
-
-def test_plots_return_figures():
-    rng = np.random.default_rng(8)
-    z, x, u = rng.normal(size=(50, 10)), rng.normal(size=(50, 10)), rng.integers(0, 3, 50)
-    figures = [
-        (theory.plot_generative_model(z, x, u), 2),
-        (theory.plot_rotation_invariance(z, z, z, z, u), 4),
-        (theory.plot_rank_of_L({(2, 2): [1, 2, 3]}, [2, 3, 4]), 1),
-        (theory.plot_unmixing({"a": np.eye(2, 4), "b": np.ones((2, 4))}), 4),  # two maps and two colour bars
-        (theory.plot_spectra({"s": np.array([3.0, 1.0, 0.1])}), 1),
-    ]
-    for fig, n_axes in figures:
-        assert len(fig.axes) == n_axes
-        plt.close(fig)

@@ -8,7 +8,15 @@ import pytest
 import torch
 
 import gin_core.training
-from gin_core import CheckpointError, artificial_gin, emnist_gin, load_checkpoint, load_network, make_artificial_data, train
+from gin_core import (
+    CheckpointError,
+    artificial_gin,
+    emnist_gin,
+    load_checkpoint,
+    load_network,
+    make_artificial_data,
+    train,
+)
 from gin_core.checkpoints import load_state, save_checkpoint, save_json
 from gin_core.training import _parser
 

@@ -42,17 +42,17 @@ def test_batch_nll_is_the_log_prob_under_the_batch_statistics():
     w, u, _, _ = gaussian_data(n=90)
     w = w.requires_grad_()
     prior = ClassConditionalGaussian(3, 4).double()
-    loss, kept = prior.batch_nll(w, u)
+    loss, n_used, kept = prior.batch_nll(w, u)
     full = -ClassConditionalGaussian(3, 4).double().fit(w.detach(), u).log_prob(w.detach(), u).mean() / 4
-    assert kept.all() and loss.item() == pytest.approx(full.item(), abs=1e-13)
+    assert kept.all() and n_used == 90 and loss.item() == pytest.approx(full.item(), abs=1e-13)
     loss.backward()
     assert torch.isfinite(w.grad).all() and w.grad.abs().sum() > 0
 
 
 def test_batch_nll_leaves_out_lone_classes_and_refuses_a_batch_without_pairs():
     w = torch.tensor([[0.0, 1.0], [2.0, 3.0], [5.0, 5.0]], dtype=torch.float64)
-    loss, kept = ClassConditionalGaussian(2, 2).double().batch_nll(w, torch.tensor([0, 0, 1]))
-    assert kept.tolist() == [True, True, False]
+    loss, n_used, kept = ClassConditionalGaussian(2, 2).double().batch_nll(w, torch.tensor([0, 0, 1]))
+    assert kept.tolist() == [True, False] and n_used == 2
     assert loss.item() == pytest.approx(0.5 * math.log(1.0) + 0.5 + HALF_LOG_2PI)  # variances (1, 1) of class 0
     with pytest.raises(ValueError, match="no class has two or more samples"):
         ClassConditionalGaussian(3, 2).batch_nll(torch.zeros(3, 2), torch.tensor([0, 1, 2]))

