@@ -22,28 +22,46 @@ from gin_core.book.experiments import (
 )
 
 SWEEPS = {
-    "exp1_paper": ("Experiment 1, 5 clusters, 100,000 points, paper settings (80 epochs, lr 1e-2, /10 at 50)",
-                   "OMP_NUM_THREADS=1 python bench/artificial_sweep.py --name exp1_paper --data-seeds 0-9 --net-seeds 0 --eval-every 5"),
-    "exp1_drop10": ("Experiment 1, 5 clusters, 100,000 points, 30 epochs, lr 1e-2 /10 after epoch 10 (the chapters' schedule)",
-                    "OMP_NUM_THREADS=1 python bench/artificial_sweep.py --name exp1_drop10 --data-seeds 0-9 --net-seeds 0 --epochs 30 --drop 10 --eval-every 5"),
-    "exp1_paper_code19e17ac": ("Experiment 1, 80/50 schedule, made with gin_core at commit 19e17ac (before the speed-up commit 39aec12 changed the numerics; not reproducible with the current code, kept for the record)",
-                    "same command as exp1_paper, run at commit 19e17ac"),
-    "exp2_drop10": ("Experiment 2, 3 clusters, 100,000 points, 30 epochs, lr 1e-2 /10 after epoch 10 (the chapters' schedule)",
-                    "OMP_NUM_THREADS=1 python bench/artificial_sweep.py --name exp2_drop10 --clusters 3 --data-seeds 0-9 --net-seeds 0 --epochs 30 --drop 10 --eval-every 5"),
-    "exp2_paper": ("Experiment 2, 3 clusters, 100,000 points, paper settings (80 epochs, lr 1e-2, /10 at 50)",
-                   "OMP_NUM_THREADS=1 python bench/artificial_sweep.py --name exp2_paper --clusters 3 --data-seeds 0-9 --net-seeds 0 --eval-every 10"),
-    "exp2_short": ("Experiment 2, 3 clusters, 100,000 points, shortened schedule (30 epochs, /10 at 20)",
-                   "OMP_NUM_THREADS=1 python bench/artificial_sweep.py --name exp2_short --clusters 3 --data-seeds 0-9 --net-seeds 0 --epochs 30 --drop 20 --eval-every 10"),
-    "little_data": ("Experiment 1 with 10,000 points, 3 network seeds per data seed (paper schedule)",
-                    "OMP_NUM_THREADS=1 python bench/artificial_sweep.py --name little_data --n-points 10000 --n-val 1000 --data-seeds 0-9 --net-seeds 0-2 --eval-every 0"),
+    "exp1_paper": (
+        "Experiment 1, 5 clusters, 100,000 points, paper settings (80 epochs, lr 1e-2, /10 at 50)",
+        "OMP_NUM_THREADS=1 python bench/artificial_sweep.py --name exp1_paper --data-seeds 0-9 --net-seeds 0 --eval-every 5",
+    ),
+    "exp1_drop10": (
+        "Experiment 1, 5 clusters, 100,000 points, 30 epochs, lr 1e-2 /10 after epoch 10 (the chapters' schedule)",
+        "OMP_NUM_THREADS=1 python bench/artificial_sweep.py --name exp1_drop10 --data-seeds 0-9 --net-seeds 0 --epochs 30 --drop 10 --eval-every 5",
+    ),
+    "exp1_paper_code19e17ac": (
+        "Experiment 1, 80/50 schedule, made with gin_core at commit 19e17ac (before the speed-up commit 39aec12 changed the numerics; not reproducible with the current code, kept for the record)",
+        "same command as exp1_paper, run at commit 19e17ac",
+    ),
+    "exp2_drop10": (
+        "Experiment 2, 3 clusters, 100,000 points, 30 epochs, lr 1e-2 /10 after epoch 10 (the chapters' schedule)",
+        "OMP_NUM_THREADS=1 python bench/artificial_sweep.py --name exp2_drop10 --clusters 3 --data-seeds 0-9 --net-seeds 0 --epochs 30 --drop 10 --eval-every 5",
+    ),
+    "exp2_paper": (
+        "Experiment 2, 3 clusters, 100,000 points, paper settings (80 epochs, lr 1e-2, /10 at 50)",
+        "OMP_NUM_THREADS=1 python bench/artificial_sweep.py --name exp2_paper --clusters 3 --data-seeds 0-9 --net-seeds 0 --eval-every 10",
+    ),
+    "exp2_short": (
+        "Experiment 2, 3 clusters, 100,000 points, shortened schedule (30 epochs, /10 at 20)",
+        "OMP_NUM_THREADS=1 python bench/artificial_sweep.py --name exp2_short --clusters 3 --data-seeds 0-9 --net-seeds 0 --epochs 30 --drop 20 --eval-every 10",
+    ),
+    "little_data": (
+        "Experiment 1 with 10,000 points, 3 network seeds per data seed (paper schedule)",
+        "OMP_NUM_THREADS=1 python bench/artificial_sweep.py --name little_data --n-points 10000 --n-val 1000 --data-seeds 0-9 --net-seeds 0-2 --eval-every 0",
+    ),
 }
 
 
 def main():
-    out = ["# Artificial experiments: logged sweep results", "",
-           "Written by `python bench/artificial_summary.py` from the JSON records next to this file.",
-           "A run succeeds when MCC >= 0.95 and the spectrum's largest drop is after exactly 2 variables.",
-           "Times are training wall times on the shared 2-core project machine (one thread; load varied).", ""]
+    out = [
+        "# Artificial experiments: logged sweep results",
+        "",
+        "Written by `python bench/artificial_summary.py` from the JSON records next to this file.",
+        "A run succeeds when MCC >= 0.95 and the spectrum's largest drop is after exactly 2 variables.",
+        "Times are training wall times on the shared 2-core project machine (one thread; load varied).",
+        "",
+    ]
     for name, (title, command) in SWEEPS.items():
         path = results_path(f"artificial_{name}.json")
         if not path.is_file():
@@ -54,25 +72,60 @@ def main():
         for r in records:
             data, _ = split_data(r["n_clusters"], 1_000, r["data_seed"], 0)
             early = [p["mcc"] for p in r["trajectory"] if p["epoch"] in (5, 10)]
-            rows.append({"data seed": r["data_seed"], "net seed": r["net_seed"], "valley": float(marginal_valley(data).min()),
-                         "MCC": r["mcc"], "dim": r["n_informative"], "gap": r["gap"], "held-out NLL": r["val_nll"],
-                         "early MCC": f"{early[0]:.3f}" if early else "-", "time (s)": r["seconds"], "success": success(r)})
+            rows.append(
+                {
+                    "data seed": r["data_seed"],
+                    "net seed": r["net_seed"],
+                    "valley": float(marginal_valley(data).min()),
+                    "MCC": r["mcc"],
+                    "dim": r["n_informative"],
+                    "gap": r["gap"],
+                    "held-out NLL": r["val_nll"],
+                    "early MCC": f"{early[0]:.3f}" if early else "-",
+                    "time (s)": r["seconds"],
+                    "success": success(r),
+                }
+            )
         n_ok = sum(success(r) for r in records)
         mccs = [r["mcc"] for r in records]
-        out += [f"## {title}", "", f"Command: `{command}`", "",
-                f"{n_ok} of {len(records)} runs succeed; MCC median {np.median(mccs):.4f}, min {min(mccs):.4f}; "
-                f"training time median {np.median([r['seconds'] for r in records]):.0f} s.", "",
-                markdown_table(rows, {"data seed": "d", "net seed": "d", "valley": ".2f", "MCC": ".4f", "dim": "d", "gap": ".1f",
-                                      "held-out NLL": ".4f", "early MCC": "", "time (s)": ".0f", "success": ""}), ""]
+        out += [
+            f"## {title}",
+            "",
+            f"Command: `{command}`",
+            "",
+            f"{n_ok} of {len(records)} runs succeed; MCC median {np.median(mccs):.4f}, min {min(mccs):.4f}; "
+            f"training time median {np.median([r['seconds'] for r in records]):.0f} s.",
+            "",
+            markdown_table(
+                rows,
+                {
+                    "data seed": "d",
+                    "net seed": "d",
+                    "valley": ".2f",
+                    "MCC": ".4f",
+                    "dim": "d",
+                    "gap": ".1f",
+                    "held-out NLL": ".4f",
+                    "early MCC": "",
+                    "time (s)": ".0f",
+                    "success": "",
+                },
+            ),
+            "",
+        ]
         groups = by_data_seed(records)
         if all(len(g) > 1 for g in groups.values()):
             seeds = sorted({int(r["net_seed"]) for r in records})
             rule = apply_restart_rule(records, seeds)
             single = {s: next(r for r in g if r["net_seed"] == seeds[0]) for s, g in groups.items()}
-            out += [f"Restart rule ({len(seeds)} network seeds, keep the lowest held-out NLL): "
-                    f"{sum(success(r) for r in rule.values())} of {len(rule)} data seeds succeed "
-                    f"(single run with network seed {seeds[0]}: {sum(success(r) for r in single.values())}); "
-                    "picked: " + ", ".join(f"data {s} -> net {r['net_seed']} (MCC {r['mcc']:.3f})" for s, r in rule.items()), ""]
+            out += [
+                f"Restart rule ({len(seeds)} network seeds, keep the lowest held-out NLL): "
+                f"{sum(success(r) for r in rule.values())} of {len(rule)} data seeds succeed "
+                f"(single run with network seed {seeds[0]}: {sum(success(r) for r in single.values())}); "
+                "picked: "
+                + ", ".join(f"data {s} -> net {r['net_seed']} (MCC {r['mcc']:.3f})" for s, r in rule.items()),
+                "",
+            ]
     path = results_path("artificial_summary.md")
     path.write_text("\n".join(out))
     print(f"wrote {path}")

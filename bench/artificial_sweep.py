@@ -40,7 +40,9 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--drop", type=int, nargs="*", default=[50])
     p.add_argument("--glow", action="store_true", help="GLOW-style (non-volume-preserving) ablation")
-    p.add_argument("--eval-every", type=int, default=10, help="trajectory: evaluate every this many epochs (0: only at the end)")
+    p.add_argument(
+        "--eval-every", type=int, default=10, help="trajectory: evaluate every this many epochs (0: only at the end)"
+    )
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -49,9 +51,18 @@ def main(argv=None):
     cache = results_path(f"artificial_{args.name}.json")
     print("command: python " + " ".join(sys.argv), flush=True)
     seed_sweep(
-        args.data_seeds, args.net_seeds, cache=cache, log=lambda s: print(s, flush=True),
-        n_clusters=args.clusters, n_points=args.n_points, n_val=args.n_val, n_epochs=args.epochs, lr=args.lr,
-        milestones=tuple(args.drop), volume_preserving=not args.glow, eval_epochs=eval_epochs,
+        args.data_seeds,
+        args.net_seeds,
+        cache=cache,
+        log=lambda s: print(s, flush=True),
+        n_clusters=args.clusters,
+        n_points=args.n_points,
+        n_val=args.n_val,
+        n_epochs=args.epochs,
+        lr=args.lr,
+        milestones=tuple(args.drop),
+        volume_preserving=not args.glow,
+        eval_epochs=eval_epochs,
     )
     print(f"records in {cache}")
 

@@ -56,15 +56,19 @@ from gin_core.training import make_optimizer, train_step
 
 def authors_fc(c_in: int, hidden: int, c_out: int, xavier: bool) -> nn.Sequential:
     """The authors' fully connected subnet: a plain ``nn.Sequential``, last layer zero."""
-    subnet = nn.Sequential(nn.Linear(c_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, c_out))
+    subnet = nn.Sequential(
+        nn.Linear(c_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, c_out)
+    )
     return _zero_last(subnet, xavier)
 
 
 def authors_conv(c_in: int, hidden: int, c_out: int) -> nn.Sequential:
     """The authors' convolutional subnet: three 3x3 convolutions, Xavier-normal, last layer zero."""
     subnet = nn.Sequential(
-        nn.Conv2d(c_in, hidden, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(hidden, hidden, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(c_in, hidden, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(hidden, hidden, 3, padding=1),
+        nn.ReLU(),
         nn.Conv2d(hidden, c_out, 3, padding=1),
     )
     return _zero_last(subnet, True)
@@ -86,7 +90,9 @@ def freia_10d(seed: int = 0) -> Ff.SequenceINN:
     rng = np.random.RandomState(seed)
     net = Ff.SequenceINN(10)
     for _ in range(8):
-        net.append(Fm.GINCouplingBlock, subnet_constructor=lambda c_in, c_out: authors_fc(c_in, 10, c_out, False), clamp=2.0)
+        net.append(
+            Fm.GINCouplingBlock, subnet_constructor=lambda c_in, c_out: authors_fc(c_in, 10, c_out, False), clamp=2.0
+        )
         net.append(Fm.PermuteRandom, seed=int(rng.randint(2**31)))
     return net
 
@@ -99,13 +105,19 @@ def freia_emnist(seed: int = 0) -> Ff.SequenceINN:
     net.append(Fm.IRevNetDownsampling)
     for hidden in (16, 32):
         for _ in range(4):
-            net.append(Fm.GINCouplingBlock, subnet_constructor=lambda c_in, c_out, h=hidden: authors_conv(c_in, h, c_out), clamp=2.0)
+            net.append(
+                Fm.GINCouplingBlock,
+                subnet_constructor=lambda c_in, c_out, h=hidden: authors_conv(c_in, h, c_out),
+                clamp=2.0,
+            )
             net.append(Fm.PermuteRandom, seed=int(rng.randint(2**31)))
         if hidden == 16:
             net.append(Fm.IRevNetDownsampling)
     net.append(Fm.Flatten)
     for _ in range(2):
-        net.append(Fm.GINCouplingBlock, subnet_constructor=lambda c_in, c_out: authors_fc(c_in, 392, c_out, True), clamp=2.0)
+        net.append(
+            Fm.GINCouplingBlock, subnet_constructor=lambda c_in, c_out: authors_fc(c_in, 392, c_out, True), clamp=2.0
+        )
         net.append(Fm.PermuteRandom, seed=int(rng.randint(2**31)))
     return net
 
@@ -170,7 +182,9 @@ def bench_case(name, ours, theirs, x, u, n_classes, lr, repeats, steps, warmup):
             cpu[key].append((time.thread_time() - t_cpu) / steps)
             wall[key].append((time.perf_counter() - t_wall) / steps)
     result = {}
-    print(f"{name}: batch {x.shape[0]}, parameters gin_core {count_parameters(ours):,}, freia {count_parameters(theirs):,}")
+    print(
+        f"{name}: batch {x.shape[0]}, parameters gin_core {count_parameters(ours):,}, freia {count_parameters(theirs):,}"
+    )
     for clock, times in (("cpu", cpu), ("wall", wall)):
         med = {k: statistics.median(v) for k, v in times.items()}
         ratios = [a / b for a, b in zip(times["freia"], times["gin_core"])]
@@ -201,12 +215,16 @@ def main(argv=None):
     if args.only in (None, "10d"):
         x = torch.randn(1000, 10, generator=g) * 3
         u = balanced_labels(1000, 5, g)
-        ratios["10d"] = bench_case("10-d", artificial_gin(seed=0), freia_10d(0), x, u, 5, 1e-2, args.repeats, args.steps, args.warmup)
+        ratios["10d"] = bench_case(
+            "10-d", artificial_gin(seed=0), freia_10d(0), x, u, 5, 1e-2, args.repeats, args.steps, args.warmup
+        )
     if args.only in (None, "emnist"):
         x = torch.rand(240, 1, 28, 28, generator=g)
         u = balanced_labels(240, 10, g)
         steps = max(2, args.steps // 4)
-        ratios["emnist"] = bench_case("EMNIST", emnist_gin(seed=0), freia_emnist(0), x, u, 10, 3e-4, args.repeats, steps, args.warmup)
+        ratios["emnist"] = bench_case(
+            "EMNIST", emnist_gin(seed=0), freia_emnist(0), x, u, 10, 3e-4, args.repeats, steps, args.warmup
+        )
     return ratios
 
 

@@ -43,9 +43,7 @@ def check_labels(u: torch.Tensor, n: int, n_classes: int, values: bool = True) -
     if u.dim() != 1 or u.shape[0] != n:
         raise ValueError(f"labels u must have shape ({n},) to match the batch, got {tuple(u.shape)}")
     if values and n and (u.min() < 0 or u.max() >= n_classes):
-        raise ValueError(
-            f"labels u must lie in [0, {n_classes}), got values from {u.min().item()} to {u.max().item()}"
-        )
+        raise ValueError(f"labels u must lie in [0, {n_classes}), got values from {u.min().item()} to {u.max().item()}")
 
 
 def as_float64(a, name: str, ndim: int | None = None) -> np.ndarray:

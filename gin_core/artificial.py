@@ -95,7 +95,9 @@ def make_artificial_data(
     if n_clusters < 1 or n_points < 1:
         raise ValueError(f"n_clusters and n_points must be positive, got {n_clusters} and {n_points}")
     if n_dims != 10 or not 1 <= n_informative <= n_dims:
-        raise ValueError(f"the paper's mixing network is 10-d: need n_dims=10 and 1 <= n_informative <= 10, got {n_dims}, {n_informative}")
+        raise ValueError(
+            f"the paper's mixing network is 10-d: need n_dims=10 and 1 <= n_informative <= 10, got {n_dims}, {n_informative}"
+        )
     g = torch.Generator().manual_seed(int(seed))
     means = torch.rand(n_clusters, n_informative, generator=g) * 10 - 5
     stds = torch.rand(n_clusters, n_informative, generator=g) * 2.5 + 0.5

@@ -112,7 +112,9 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu", expect_format: 
                 "or come from gin_core < 0.2, which did not record its settings: start a new run"
             )
         if state.get("version") != VERSION:
-            raise CheckpointError(f"{path} has checkpoint version {state.get('version')}; this gin_core reads version {VERSION}")
+            raise CheckpointError(
+                f"{path} has checkpoint version {state.get('version')}; this gin_core reads version {VERSION}"
+            )
     return state
 
 
@@ -126,8 +128,11 @@ def compare_settings(saved: dict, current: dict, what: str, source: str | os.Pat
         source: the file, for the message.
     """
     keys = sorted(set(saved) | set(current))
-    differences = [f"{k}: file {saved.get(k, '(not recorded)')!r}, now {current.get(k, '(not given)')!r}"
-                   for k in keys if _normal(saved.get(k)) != _normal(current.get(k))]
+    differences = [
+        f"{k}: file {saved.get(k, '(not recorded)')!r}, now {current.get(k, '(not given)')!r}"
+        for k in keys
+        if _normal(saved.get(k)) != _normal(current.get(k))
+    ]
     if differences:
         raise CheckpointError(
             f"{source} was written with other {what}; resuming would silently mix two runs.\n  "
@@ -160,8 +165,11 @@ def load_state(net: nn.Module, state: dict[str, torch.Tensor], source: str | os.
     own = net.state_dict()
     missing = sorted(set(own) - set(state))
     extra = sorted(set(state) - set(own))
-    shapes = [f"{k}: file {tuple(state[k].shape)}, network {tuple(own[k].shape)}"
-              for k in sorted(set(own) & set(state)) if tuple(state[k].shape) != tuple(own[k].shape)]
+    shapes = [
+        f"{k}: file {tuple(state[k].shape)}, network {tuple(own[k].shape)}"
+        for k in sorted(set(own) & set(state))
+        if tuple(state[k].shape) != tuple(own[k].shape)
+    ]
     if missing or extra or shapes:
         parts = []
         if missing:

@@ -111,13 +111,13 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise ValueError(f"{path} holds IDX type 0x{raw[2]:02x}; only unsigned bytes (0x08) are supported")
     ndim = raw[3]
     if ndim == 0 or len(raw) < 4 + 4 * ndim:
-        raise ValueError(f"{path} is truncated or corrupt: its header is incomplete ({len(raw)} bytes, {ndim} dimensions)")
+        raise ValueError(
+            f"{path} is truncated or corrupt: its header is incomplete ({len(raw)} bytes, {ndim} dimensions)"
+        )
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     expected = 4 + 4 * ndim + int(np.prod(dims, dtype=np.int64))
     if len(raw) != expected:
-        raise ValueError(
-            f"{path} is truncated or corrupt: {len(raw)} bytes, expected {expected} for shape {dims}"
-        )
+        raise ValueError(f"{path} is truncated or corrupt: {len(raw)} bytes, expected {expected} for shape {dims}")
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
@@ -172,7 +172,9 @@ def find_files(dataset: str, split: str, root: str | Path) -> tuple[Path, Path]:
 def dataset_available(dataset: str, root: str | Path) -> bool:
     """Whether all four IDX files of ``dataset`` are present below ``root`` (their contents are not checked)."""
     dataset, root = _check_dataset(dataset), Path(root)
-    return all(_find(FOLDERS[dataset], name, root) is not None for split in ("train", "test") for name in FILES[dataset][split])
+    return all(
+        _find(FOLDERS[dataset], name, root) is not None for split in ("train", "test") for name in FILES[dataset][split]
+    )
 
 
 def available_datasets(root: str | Path) -> list[str]:
@@ -258,7 +260,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gin_core.digits", description="EMNIST/MNIST data for the GIN book")
     sub = parser.add_subparsers(dest="command", required=True)
     fetch = sub.add_parser("fetch", help="download a data set")
-    fetch.add_argument("dataset", choices=["emnist"], help="EMNIST via torchvision (MNIST: bash scripts/fetch_mnist.sh)")
+    fetch.add_argument(
+        "dataset", choices=["emnist"], help="EMNIST via torchvision (MNIST: bash scripts/fetch_mnist.sh)"
+    )
     info = sub.add_parser("info", help="show which data sets are present")
     for command in (fetch, info):
         command.add_argument("--root", default="data", help="data root (default: ./data)")
@@ -272,7 +276,9 @@ def _main(argv: list[str] | None = None) -> None:
     else:
         print(f"data root: {Path(args.root).resolve()}")
         for dataset in DATASETS:
-            state = "present" if dataset_available(dataset, args.root) else f"missing (fetch: {FETCH_COMMANDS[dataset]})"
+            state = (
+                "present" if dataset_available(dataset, args.root) else f"missing (fetch: {FETCH_COMMANDS[dataset]})"
+            )
             print(f"{dataset}: {state}")
 
 

@@ -32,7 +32,9 @@ __all__ = ["HALF_LOG_2PI", "ClassConditionalGaussian", "class_statistics"]
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
-def class_statistics(w: torch.Tensor, u: torch.Tensor, n_classes: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def class_statistics(
+    w: torch.Tensor, u: torch.Tensor, n_classes: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-class means, biased variances and counts of ``w`` (eqs. 36-37).
 
     Differentiable, and in ``w``'s dtype and device: the training loss uses it on every batch.
@@ -184,7 +186,9 @@ class ClassConditionalGaussian(nn.Module):
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         if not isinstance(u, torch.Tensor) or u.dim() != 1:
-            raise ValueError(f"labels u must be a 1-d tensor of conditions, got {getattr(u, 'shape', type(u).__name__)}")
+            raise ValueError(
+                f"labels u must be a 1-d tensor of conditions, got {getattr(u, 'shape', type(u).__name__)}"
+            )
         check_labels(u, u.shape[0], self.n_classes)
         mu, sigma = self.means.index_select(0, u), self.stds.index_select(0, u)
         if noise is None:
@@ -199,7 +203,9 @@ class ClassConditionalGaussian(nn.Module):
             eps = eps * mask
         return mu + temperature * sigma * eps
 
-    def batch_nll(self, w: torch.Tensor, u: torch.Tensor, check_values: bool = True) -> tuple[torch.Tensor, int, torch.Tensor]:
+    def batch_nll(
+        self, w: torch.Tensor, u: torch.Tensor, check_values: bool = True
+    ) -> tuple[torch.Tensor, int, torch.Tensor]:
         r"""Mean NLL per dimension of a training batch under its *own* class statistics.
 
         With each class's batch mean and biased variance, the quadratic terms of a class's

@@ -225,7 +225,9 @@ class Permutation(nn.Module):
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         if y.dim() < 2 or y.shape[1] != self.perm.numel():
-            raise ValueError(f"inverse permutation expects {self.perm.numel()} entries at dim 1, got shape {tuple(y.shape)}")
+            raise ValueError(
+                f"inverse permutation expects {self.perm.numel()} entries at dim 1, got shape {tuple(y.shape)}"
+            )
         return self._permute(y, self.inv_perm)
 
     @staticmethod
@@ -303,7 +305,9 @@ class InvertibleSequential(nn.Module):
         ``forward`` returns ``(w, log_det)`` with the per-sample :math:`\log|\det J_{g^{-1}}(x)|`.
     """
 
-    def __init__(self, layers: list[nn.Module], input_shape: tuple[int, ...], latent_shape: tuple[int, ...] | None = None):
+    def __init__(
+        self, layers: list[nn.Module], input_shape: tuple[int, ...], latent_shape: tuple[int, ...] | None = None
+    ):
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.input_shape = tuple(input_shape)

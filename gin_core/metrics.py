@@ -11,13 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from scipy.optimize import linear_sum_assignment
 
 from ._checks import as_float64
+from .distributions import class_statistics
 
 
 def _array(a, name: str, ndim: int = 2) -> np.ndarray:
     return as_float64(a, name, ndim)
+
 
 __all__ = [
     "Spectrum",
@@ -62,10 +65,12 @@ def latent_spectrum(w, u=None) -> Spectrum:
     u = np.zeros(len(w), dtype=int) if u is None else _array(u, "u", ndim=1).astype(int)
     if len(u) != len(w):
         raise ValueError(f"u has {len(u)} labels but w has {len(w)} samples")
-    variances = [w[u == c].var(axis=0) for c in np.unique(u) if (u == c).sum() >= 2]
-    if not variances:
+    classes, index = np.unique(u, return_inverse=True)
+    _, variances, counts = class_statistics(torch.from_numpy(w), torch.from_numpy(index.astype(np.int64)), len(classes))
+    kept = (counts >= 2).numpy()
+    if not kept.any():
         raise ValueError("no class has two or more samples; cannot estimate a standard deviation")
-    std = np.sqrt(np.mean(variances, axis=0))
+    std = np.sqrt(variances.numpy()[kept].mean(axis=0))
     order = np.argsort(-std, kind="stable")
     return Spectrum(std=std[order], order=order)
 
@@ -78,7 +83,9 @@ def _std(spectrum) -> np.ndarray:
     if len(std) < 2:
         raise ValueError(f"a spectrum needs at least two variables to have a knee, got {len(std)}")
     if np.any(std <= 0):
-        raise ValueError("standard deviations must be positive (add the training noise before PCA of images with constant pixels)")
+        raise ValueError(
+            "standard deviations must be positive (add the training noise before PCA of images with constant pixels)"
+        )
     if np.any(np.diff(std) > 0):
         raise ValueError("the spectrum must be sorted in decreasing order")
     return std

@@ -13,7 +13,16 @@ from torch import nn
 
 from .flows import AffineCoupling, Downsample, Flatten, InvertibleSequential, Permutation
 
-__all__ = ["MLP", "mlp", "conv_net", "coupling_flow", "artificial_gin", "emnist_gin", "build_network", "count_parameters"]
+__all__ = [
+    "MLP",
+    "mlp",
+    "conv_net",
+    "coupling_flow",
+    "artificial_gin",
+    "emnist_gin",
+    "build_network",
+    "count_parameters",
+]
 
 
 class MLP(nn.Sequential):
@@ -157,7 +166,9 @@ def coupling_flow(
     return net
 
 
-def artificial_gin(volume_preserving: bool = True, seed: int = 0, zero_init_last: bool = True, **kwargs) -> InvertibleSequential:
+def artificial_gin(
+    volume_preserving: bool = True, seed: int = 0, zero_init_last: bool = True, **kwargs
+) -> InvertibleSequential:
     """The network of Table 2: 8 fully connected coupling blocks on 10 dimensions, subnets 5->10->10->10.
 
     Arguments:
@@ -173,8 +184,13 @@ def artificial_gin(volume_preserving: bool = True, seed: int = 0, zero_init_last
     """
     blocks = [("fc", {"hidden": 10})] * 8
     net = coupling_flow(blocks, (10,), volume_preserving, zero_init_last, seed, **kwargs)
-    net.config = {"architecture": "artificial_gin", "volume_preserving": bool(volume_preserving), "seed": int(seed),
-                  "zero_init_last": bool(zero_init_last), **kwargs}
+    net.config = {
+        "architecture": "artificial_gin",
+        "volume_preserving": bool(volume_preserving),
+        "seed": int(seed),
+        "zero_init_last": bool(zero_init_last),
+        **kwargs,
+    }
     return net
 
 
@@ -203,7 +219,12 @@ def emnist_gin(volume_preserving: bool = True, seed: int = 0, **kwargs) -> Inver
         + [("fc", {"hidden": 392})] * 2
     )
     net = coupling_flow(blocks, (1, 28, 28), volume_preserving, True, seed, **kwargs)
-    net.config = {"architecture": "emnist_gin", "volume_preserving": bool(volume_preserving), "seed": int(seed), **kwargs}
+    net.config = {
+        "architecture": "emnist_gin",
+        "volume_preserving": bool(volume_preserving),
+        "seed": int(seed),
+        **kwargs,
+    }
     return net
 
 

@@ -207,13 +207,25 @@ class _Run:
         batch = s["batch_size"]
         while self.position < x.shape[0] // batch:
             index = self.perm[self.position * batch : (self.position + 1) * batch]
-            value = train_step(self.net, self.criterion, self.optimizer, x[index], u[index], s["noise"], self.generator,
-                               check_values=False)
+            value = train_step(
+                self.net,
+                self.criterion,
+                self.optimizer,
+                x[index],
+                u[index],
+                s["noise"],
+                self.generator,
+                check_values=False,
+            )
             if not math.isfinite(value):
                 raise FloatingPointError(
                     f"the loss became {value} at epoch {self.epoch + 1}, step {self.position}; lower the learning rate"
                 )
-            self.epoch_sum, self.epoch_count, self.position = self.epoch_sum + value, self.epoch_count + 1, self.position + 1
+            self.epoch_sum, self.epoch_count, self.position = (
+                self.epoch_sum + value,
+                self.epoch_count + 1,
+                self.position + 1,
+            )
             bar.update(1)
             bar.set_postfix(epoch=self.epoch + 1, loss=f"{value:.4f}", refresh=False)
         self.history.loss.append(self.epoch_sum / max(self.epoch_count, 1))
@@ -293,9 +305,17 @@ def train(
     device = torch.device(device) if device is not None else default_device()
     _check_arguments(x, u, n_classes, n_epochs, lr, batch_size, noise)
     settings = {
-        "batch_size": int(batch_size), "lr": float(lr), "milestones": [int(m) for m in milestones],
-        "noise": float(noise), "seed": int(seed), "learned_stats": bool(learned_stats), "n_classes": int(n_classes),
-        "n_samples": int(x.shape[0]), "sample_shape": list(x.shape[1:]), "dataset": dataset, "device_type": device.type,
+        "batch_size": int(batch_size),
+        "lr": float(lr),
+        "milestones": [int(m) for m in milestones],
+        "noise": float(noise),
+        "seed": int(seed),
+        "learned_stats": bool(learned_stats),
+        "n_classes": int(n_classes),
+        "n_samples": int(x.shape[0]),
+        "sample_shape": list(x.shape[1:]),
+        "dataset": dataset,
+        "device_type": device.type,
     }
     net.to(device).train()
     n_dims = math.prod(getattr(net, "latent_shape", x.shape[1:]))
@@ -309,8 +329,15 @@ def train(
     x, u = x.to(device), u.to(device)
     steps = x.shape[0] // batch_size
     done = min(run.epoch * steps + run.position, n_epochs * steps)
-    bar = tqdm(total=n_epochs * steps, initial=done, disable=not progress, desc="train", unit="step", mininterval=1.0,
-               file=sys.stdout)
+    bar = tqdm(
+        total=n_epochs * steps,
+        initial=done,
+        disable=not progress,
+        desc="train",
+        unit="step",
+        mininterval=1.0,
+        file=sys.stdout,
+    )
     try:
         while run.epoch < n_epochs:
             run.run_epoch(x, u, bar)
@@ -332,7 +359,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m gin_core.training",
         description="Train GIN headless (CUDA if available). Interrupt with Ctrl-C and rerun the same command to resume.",
     )
-    p.add_argument("experiment", choices=["artificial", "digits"], help="artificial data (§4.3) or EMNIST/MNIST digits (§4.4)")
+    p.add_argument(
+        "experiment", choices=["artificial", "digits"], help="artificial data (§4.3) or EMNIST/MNIST digits (§4.4)"
+    )
     p.add_argument("--out", required=True, help="run directory: checkpoint.pt is written there")
     p.add_argument("--epochs", type=int, required=True)
     p.add_argument("--lr", type=float, required=True)
@@ -341,7 +370,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0, help="seed of network, shuffling and noise")
     p.add_argument("--glow", action="store_true", help="non-volume-preserving (GLOW-style) blocks instead of GIN")
-    p.add_argument("--learned-stats", action="store_true", help="learn class means/variances instead of batch estimates")
+    p.add_argument(
+        "--learned-stats", action="store_true", help="learn class means/variances instead of batch estimates"
+    )
     p.add_argument("--clusters", type=int, default=5, help="artificial: number of clusters")
     p.add_argument("--n-points", type=int, default=100_000, help="artificial: number of points")
     p.add_argument("--data-seed", type=int, default=0, help="artificial: seed of the data")
@@ -388,9 +419,21 @@ def _run(args: argparse.Namespace) -> History:
         batch_size, dataset = args.batch_size or 240, args.dataset
     out = Path(args.out)
     history = train(
-        net, x, u, n_classes, n_epochs=args.epochs, lr=args.lr, batch_size=batch_size, milestones=tuple(args.drop),
-        noise=args.noise, learned_stats=args.learned_stats, seed=args.seed, checkpoint=out / "checkpoint.pt",
-        device=args.device, progress=not args.quiet, dataset=dataset,
+        net,
+        x,
+        u,
+        n_classes,
+        n_epochs=args.epochs,
+        lr=args.lr,
+        batch_size=batch_size,
+        milestones=tuple(args.drop),
+        noise=args.noise,
+        learned_stats=args.learned_stats,
+        seed=args.seed,
+        checkpoint=out / "checkpoint.pt",
+        device=args.device,
+        progress=not args.quiet,
+        dataset=dataset,
     )
     final = f"final loss {history.loss[-1]:.4f} nats/dim" if history.loss else "no epoch trained"
     print(f"done: {history.epochs} epochs, {final}, checkpoint {out / 'checkpoint.pt'}")

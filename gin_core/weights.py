@@ -38,7 +38,10 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def half_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Floating tensors cast to float16 (contiguous, on the CPU); integer buffers kept as they are."""
-    return {k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()).contiguous() for k, v in state.items()}
+    return {
+        k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()).contiguous()
+        for k, v in state.items()
+    }
 
 
 def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -83,14 +86,18 @@ def read_provenance(path: str | os.PathLike) -> dict:
     """Read ``<name>.json`` (``path`` may name the ``.pt`` or the ``.json``)."""
     _, json_path = _paths(path)
     if not json_path.is_file():
-        raise FileNotFoundError(f"no provenance file {json_path}: weights are shipped as <name>.pt with <name>.json beside them")
+        raise FileNotFoundError(
+            f"no provenance file {json_path}: weights are shipped as <name>.pt with <name>.json beside them"
+        )
     try:
         record = json.loads(json_path.read_text())
     except json.JSONDecodeError as error:
         raise CheckpointError(f"{json_path} is not valid JSON (truncated or corrupt): {error}") from error
     for key in ("file", "sha256", "network"):
         if key not in record:
-            raise CheckpointError(f"{json_path} lacks the field {key!r}; it was not written by gin_core.weights.save_weights")
+            raise CheckpointError(
+                f"{json_path} lacks the field {key!r}; it was not written by gin_core.weights.save_weights"
+            )
     return record
 
 

@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--name", default=None, help="file stem (default gin_<dataset>)")
     p.add_argument("--out-dir", default=None, help="destination (default: the book's data/weights)")
     p.add_argument("--notes", default="", help="free text stored in the provenance")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N training and test images (trials only)")
+    p.add_argument(
+        "--limit", type=int, default=None, help="use only the first N training and test images (trials only)"
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -83,6 +83,7 @@ def _book_extension():
 
 def _cache_executed_chapters() -> None:
     """Wrap nbmake's notebook run so that every chapter it executes without error lands in the build's cache."""
+    import nbformat
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
     from nbmake import pytest_items
@@ -95,10 +96,21 @@ def _cache_executed_chapters() -> None:
             started = time.perf_counter()
             result = super().execute(*args, **kwargs)
             if result.error is None:
+                # The cache matches a notebook by its code and its cells' metadata; nbclient adds timing
+                # metadata to every executed cell, so the outputs go into a fresh copy of the chapter.
+                executed = nbformat.read(str(self.filename), as_version=4)
+                code = [cell for cell in executed.cells if cell.cell_type == "code"]
+                ran = [cell for cell in result.nb.cells if cell.cell_type == "code"]
+                assert len(code) == len(ran), f"{self.filename}: nbmake returned another notebook"
+                for cell, done in zip(code, ran):
+                    cell.outputs, cell.execution_count = done.outputs, done.execution_count
                 scale, dataset, _ = extension.resolve_scale()
                 cache = get_cache(str(extension.execution_cache_path(ROOT / "_build", scale, dataset)))
-                bundle = CacheBundleIn(result.nb, str(Path(self.filename).resolve()),
-                                       data={"execution_seconds": time.perf_counter() - started})
+                bundle = CacheBundleIn(
+                    executed,
+                    str(Path(self.filename).resolve()),
+                    data={"execution_seconds": time.perf_counter() - started},
+                )
                 cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
             return result
 
@@ -106,8 +118,11 @@ def _cache_executed_chapters() -> None:
 
 
 def pytest_configure(config):
-    for name, text in (("unit", "fast tests of the package and helpers"), ("notebook", "a chapter executed by nbmake"),
-                       ("browser", "the built book checked in Chromium (builds the book)")):
+    for name, text in (
+        ("unit", "fast tests of the package and helpers"),
+        ("notebook", "a chapter executed by nbmake"),
+        ("browser", "the built book checked in Chromium (builds the book)"),
+    ):
         config.addinivalue_line("markers", f"{name}: {text}")
     if config.pluginmanager.hasplugin("nbmake"):
         _cache_executed_chapters()

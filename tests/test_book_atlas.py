@@ -55,7 +55,7 @@ def pixel_of(atlas, variable):
     w = torch.zeros(1, 784, dtype=torch.float64)
     w[0, atlas.latent_index(variable)] = 1.0
     x = atlas.net.inverse(w)[0, 0]
-    (r, c), = torch.nonzero(x).tolist()
+    ((r, c),) = torch.nonzero(x).tolist()
     return r, c
 
 
@@ -133,7 +133,9 @@ def test_knee_table_rows_and_settings():
 def test_knee_prominence_separates_knee_from_smooth_decay():
     assert knee_prominence(np.geomspace(2.0, 0.01, 784), 50) == pytest.approx(1.0, rel=1e-9)
     assert knee_prominence(knee_spectrum(22), 22) > 100
-    assert knee_prominence(knee_spectrum(22), 22) > 20 * knee_prominence(knee_spectrum(22), 10)  # the knee's drop stands out
+    assert knee_prominence(knee_spectrum(22), 22) > 20 * knee_prominence(
+        knee_spectrum(22), 10
+    )  # the knee's drop stands out
     with pytest.raises(ValueError, match="min_k"):
         knee_prominence(knee_spectrum(22), 3)
 
@@ -263,7 +265,9 @@ def test_temperature_samples_share_the_code_across_classes(linear_atlas):
         np.testing.assert_allclose(z, z[:, :1].repeat(10, 1), atol=1e-9)  # one whitened code per row
         assert np.abs(z).max() > 0
         assert np.abs(z[:, 0] - z[0, 0]).max() > 0  # ... that differs from row to row
-    np.testing.assert_allclose(samples[:, :, ~changed], np.broadcast_to(means[None][:, :, ~changed], samples[:, :, ~changed].shape), atol=1e-12)
+    np.testing.assert_allclose(
+        samples[:, :, ~changed], np.broadcast_to(means[None][:, :, ~changed], samples[:, :, ~changed].shape), atol=1e-12
+    )
     cold = temperature_samples(atlas, n_rows=2, temperature=0.0)
     np.testing.assert_allclose(cold, np.broadcast_to(means, cold.shape), atol=1e-12)
     with pytest.raises(ValueError, match="temperature"):

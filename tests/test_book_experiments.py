@@ -139,7 +139,10 @@ def test_seed_sweep_caches_and_resumes(tmp_path):
 def test_results_path_is_below_the_book_root(tmp_path, monkeypatch):
     (tmp_path / "_toc.yml").write_text("root: intro\n")
     monkeypatch.setenv("GIN_BOOK_ROOT", str(tmp_path))
-    assert results_path("artificial_exp1_paper.json") == tmp_path.resolve() / "bench" / "results" / "artificial_exp1_paper.json"
+    assert (
+        results_path("artificial_exp1_paper.json")
+        == tmp_path.resolve() / "bench" / "results" / "artificial_exp1_paper.json"
+    )
     with pytest.raises(FileNotFoundError, match="no sweep results"):
         load_records(results_path("artificial_exp1_paper.json"))
 
@@ -200,7 +203,13 @@ def test_linear_baselines_score_like_gin():
 def test_restart_rule_and_tables():
     records = [
         {"data_seed": d, "net_seed": n, "val_nll": v, "mcc": m, "n_points": 100}
-        for d, n, v, m in [(0, 0, -1.0, 0.5), (0, 1, -2.0, 0.99), (1, 0, -3.0, 0.97), (1, 1, -1.0, 0.2), (0, 2, -9.0, 0.1)]
+        for d, n, v, m in [
+            (0, 0, -1.0, 0.5),
+            (0, 1, -2.0, 0.99),
+            (1, 0, -3.0, 0.97),
+            (1, 1, -1.0, 0.2),
+            (0, 2, -9.0, 0.1),
+        ]
     ]
     chosen = apply_restart_rule(records, net_seeds=[0, 1])
     assert {d: r["net_seed"] for d, r in chosen.items()} == {0: 1, 1: 0}

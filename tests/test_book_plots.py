@@ -82,7 +82,9 @@ def test_scatter_panels_subsample_and_colour_by_label(data):
 
 
 def test_recovered_is_aligned_to_truth(data):
-    w = np.c_[np.zeros((3000, 1)) + np.arange(3000)[:, None] % 7, -3 * data.z[:, 1:2].numpy() + 1, 2 * data.z[:, :1].numpy()]
+    w = np.c_[
+        np.zeros((3000, 1)) + np.arange(3000)[:, None] % 7, -3 * data.z[:, 1:2].numpy() + 1, 2 * data.z[:, :1].numpy()
+    ]
     ax = plot_recovered(data.z, w, data.u, max_points=None)
     points = np.asarray(ax.collections[0].get_offsets())
     assert np.allclose(points, data.z[:, :2].numpy(), atol=1e-4)
@@ -127,7 +129,12 @@ def test_correlation_heatmap_shows_a_split_variable(data):
     rng = np.random.default_rng(0)
     # z_2 split over two estimated variables: each holds it for half of the points
     half = np.arange(len(z)) % 2 == 0
-    w = np.c_[z[:, 0], np.where(half, z[:, 1], 0) + 0.01 * rng.normal(size=len(z)), np.where(half, 0, z[:, 1]), rng.normal(size=(len(z), 2))]
+    w = np.c_[
+        z[:, 0],
+        np.where(half, z[:, 1], 0) + 0.01 * rng.normal(size=len(z)),
+        np.where(half, 0, z[:, 1]),
+        rng.normal(size=(len(z), 2)),
+    ]
     ax = plot_correlations(z, w, order=[0, 1, 2, 3, 4], n_show=3)
     corr = np.asarray(ax.images[0].get_array())
     assert corr.shape == (2, 3)
@@ -177,7 +184,9 @@ def test_mosaic_layout():
 
 
 def test_spectrum_comparison_panels_and_cut_offs(atlas):
-    fig = plot_spectrum_comparison(atlas.spectrum.std, np.geomspace(1, 0.01, 784), {"two lines": 5, "gap": 7}, zoom=30, title="T")
+    fig = plot_spectrum_comparison(
+        atlas.spectrum.std, np.geomspace(1, 0.01, 784), {"two lines": 5, "gap": 7}, zoom=30, title="T"
+    )
     assert len(fig.axes) == 3
     assert fig.axes[1].get_title() == "GIN: first 30 variables"
     np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), atlas.spectrum.std[:30])

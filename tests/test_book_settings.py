@@ -287,7 +287,9 @@ def test_cell_timeout_defaults_and_override(clean_env, scale):
     assert cell_timeout(scale) == 120
 
 
-@pytest.mark.parametrize("value, message", [("ten", "integer"), ("1.5", "integer"), ("0", "positive"), ("-5", "positive")])
+@pytest.mark.parametrize(
+    "value, message", [("ten", "integer"), ("1.5", "integer"), ("0", "positive"), ("-5", "positive")]
+)
 def test_cell_timeout_rejects_bad_values(clean_env, value, message):
     clean_env.setenv("GIN_CELL_TIMEOUT", value)
     with pytest.raises(ValueError, match=f"GIN_CELL_TIMEOUT must be .*{message}"):

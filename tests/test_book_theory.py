@@ -109,14 +109,19 @@ def test_unmixing_refuses_singular_L_and_wrong_counts():
     args = (theory.gaussian_natural_parameters(means, fixed), theory.gaussian_log_normalizer(means, fixed))
     with pytest.raises(ValueError, match="rank"):
         theory.unmixing_from_conditions(*args, *args)
-    short = (theory.gaussian_natural_parameters(means[:4], stds[:4]), theory.gaussian_log_normalizer(means[:4], stds[:4]))
+    short = (
+        theory.gaussian_natural_parameters(means[:4], stds[:4]),
+        theory.gaussian_log_normalizer(means[:4], stds[:4]),
+    )
     with pytest.raises(ValueError, match="nk \\+ 1"):
         theory.unmixing_from_conditions(*short, *short)
 
 
 def test_componentwise_model_matches_its_samples():
     means, stds = theory.random_gaussian_conditions(3, 2, seed=3)
-    means_w, stds_w = theory.componentwise_gaussian_model(means, stds, [1.5, -2.0], [0.5, 1.0], [3, 1], 5, noise_std=0.2)
+    means_w, stds_w = theory.componentwise_gaussian_model(
+        means, stds, [1.5, -2.0], [0.5, 1.0], [3, 1], 5, noise_std=0.2
+    )
     rng = np.random.default_rng(4)
     for c in range(3):
         z = means[c] + stds[c] * rng.standard_normal((200_000, 2))
@@ -143,7 +148,9 @@ def test_statistics_jacobian_matches_finite_differences():
     for k in range(3):
         dz = np.zeros(3)
         dz[k] = eps
-        numeric = (theory.gaussian_sufficient_statistics(z + dz) - theory.gaussian_sufficient_statistics(z - dz)) / (2 * eps)
+        numeric = (theory.gaussian_sufficient_statistics(z + dz) - theory.gaussian_sufficient_statistics(z - dz)) / (
+            2 * eps
+        )
         np.testing.assert_allclose(J[:, :, k], numeric, atol=1e-8)
 
 
@@ -230,4 +237,8 @@ def test_affine_residual():
 
 def test_terms_markdown():
     _, cross, _ = theory.squared_affine_unmatched_terms(2)
-    assert theory.terms_markdown(cross).splitlines() == ["| term | coefficient |", "|---|---|", "| $w_{1} w_{2}$ | $2 a_{1} a_{2}$ |"]
+    assert theory.terms_markdown(cross).splitlines() == [
+        "| term | coefficient |",
+        "|---|---|",
+        "| $w_{1} w_{2}$ | $2 a_{1} a_{2}$ |",
+    ]

@@ -26,8 +26,19 @@ def fake_data(n, seed):
 def tiny_run(path, epochs=2, seed=0, dataset="mnist"):
     """A real (short) training run of the Table 3 network on 40 random images: a real checkpoint."""
     x, u = fake_data(40, seed)
-    return train(emnist_gin(seed=0), x, u, n_classes=10, n_epochs=epochs, lr=1e-3, batch_size=20, seed=seed,
-                 checkpoint=path, progress=False, dataset=dataset)
+    return train(
+        emnist_gin(seed=0),
+        x,
+        u,
+        n_classes=10,
+        n_epochs=epochs,
+        lr=1e-3,
+        batch_size=20,
+        seed=seed,
+        checkpoint=path,
+        progress=False,
+        dataset=dataset,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +47,9 @@ def exported(tmp_path_factory):
     history = tiny_run(root / "checkpoint.pt")
     x_train, u_train = fake_data(40, 0)
     x_test, u_test = fake_data(20, 1)
-    provenance = export_weights(root / "checkpoint.pt", root / "out" / "gin_mnist.pt", COMMAND, x_train, u_train,
-                                x_test, u_test, notes="test")
+    provenance = export_weights(
+        root / "checkpoint.pt", root / "out" / "gin_mnist.pt", COMMAND, x_train, u_train, x_test, u_test, notes="test"
+    )
     return root, history, provenance, x_test
 
 
@@ -59,7 +71,12 @@ def test_export_writes_provenance(exported):
     assert provenance["sha256"] == sha256_file(out / "gin_mnist.pt")
     assert 4.5e6 < provenance["bytes"] < 6.5e6  # 2.6M parameters in float16
     assert provenance["parameters"] == 2_620_192 and provenance["network"]["architecture"] == "emnist_gin"
-    assert (provenance["dataset"], provenance["seed"], provenance["epochs_done"], provenance["epochs_planned"]) == ("mnist", 0, 2, 95)
+    assert (provenance["dataset"], provenance["seed"], provenance["epochs_done"], provenance["epochs_planned"]) == (
+        "mnist",
+        0,
+        2,
+        95,
+    )
     assert provenance["complete"] is False and provenance["batch_size"] == 20 and provenance["lr"] == 1e-3
     assert provenance["wall_time_s"] == pytest.approx(sum(history.seconds))
     assert provenance["final_train_loss_nats_per_dim"] == pytest.approx(history.loss[-1])
@@ -114,7 +131,11 @@ def test_export_script_reads_the_command_from_the_run_folder(tmp_path, mnist_roo
     tiny_run(run / "checkpoint.pt")
     (run / "command.txt").write_text(COMMAND + "\n")
     provenance = script.main([str(run / "checkpoint.pt"), "--out-dir", str(tmp_path / "out"), "--limit", "50"])
-    assert provenance["command"] == COMMAND and provenance["test_nll"]["n_test"] == 50 and "trial export" in provenance["notes"]
+    assert (
+        provenance["command"] == COMMAND
+        and provenance["test_nll"]["n_test"] == 50
+        and "trial export" in provenance["notes"]
+    )
     net, _ = load_weights(tmp_path / "out" / "gin_mnist.pt")
     assert provenance["epochs_done"] == 2 and not net.training
     (run / "command.txt").unlink()

@@ -119,7 +119,9 @@ def test_checkpoint_records_commits_and_writes_atomically(data, tmp_path):
 
 def test_the_training_docstring_commands_parse():
     """Every `python -m gin_core.training ...` line in the module's docstring is accepted by its parser."""
-    commands = [line.strip() for line in inspect.getdoc(gin_core.training).splitlines() if "-m gin_core.training" in line]
+    commands = [
+        line.strip() for line in inspect.getdoc(gin_core.training).splitlines() if "-m gin_core.training" in line
+    ]
     assert len(commands) == 2
     for command in commands:
         words = shlex.split(command)

@@ -77,7 +77,9 @@ def test_emnist_transposed_mnist_not(tmp_path):
     xm, _ = load_digits("mnist", "train", root=tmp_path)
     xe, _ = load_digits("emnist", "train", root=tmp_path)
     np.testing.assert_array_equal((xm[:, 0].numpy() * 255).round().astype(np.uint8), raw_m["train"][0])
-    np.testing.assert_array_equal((xe[:, 0].numpy() * 255).round().astype(np.uint8), raw_e["train"][0].transpose(0, 2, 1))
+    np.testing.assert_array_equal(
+        (xe[:, 0].numpy() * 255).round().astype(np.uint8), raw_e["train"][0].transpose(0, 2, 1)
+    )
     # the marker pixel stored at row 0, column 27 appears at row 27, column 0 for EMNIST
     assert torch.all(xe[:, 0, 27, 0] == 1.0) and torch.all(xm[:, 0, 0, 27] == 1.0)
 

@@ -76,7 +76,9 @@ def test_sample_with_chosen_dims_and_shared_noise():
     prior = ClassConditionalGaussian(3, 4).double().fit(w, u)
     labels = torch.tensor([0, 1, 2])
     s = prior.sample(labels, dims=torch.tensor([1, 3]), generator=torch.Generator().manual_seed(1))
-    assert torch.equal(s[:, [0, 2]], prior.means[labels][:, [0, 2]]) and not torch.equal(s[:, 1], prior.means[labels][:, 1])
+    assert torch.equal(s[:, [0, 2]], prior.means[labels][:, [0, 2]]) and not torch.equal(
+        s[:, 1], prior.means[labels][:, 1]
+    )
     eps = torch.ones(3, 4, dtype=torch.float64)
     torch.testing.assert_close(prior.sample(labels, 2.0, noise=eps), prior.means[labels] + 2.0 * prior.stds[labels])
     with pytest.raises(ValueError, match=r"noise must have shape \(3, 4\)"):

@@ -24,7 +24,9 @@ KINDS = ["fc", "conv"]
 def make_block(kind: str, volume_preserving: bool = True, clamp_kind: str = "tanh") -> AffineCoupling:
     if kind == "fc":
         return AffineCoupling(6, lambda c_in, c_out: mlp(c_in, 8, c_out), volume_preserving, clamp_kind=clamp_kind)
-    return AffineCoupling(4, lambda c_in, c_out: conv_net(c_in, 5, c_out), volume_preserving, clamp_kind=clamp_kind, conv=True)
+    return AffineCoupling(
+        4, lambda c_in, c_out: conv_net(c_in, 5, c_out), volume_preserving, clamp_kind=clamp_kind, conv=True
+    )
 
 
 def make_input(kind: str, n: int, dtype=torch.float32, seed: int = 0, hw: int = 4) -> torch.Tensor:
@@ -98,7 +100,14 @@ def test_gin_block_log_det_is_zero_and_autograd_agrees(kind):
     assert reference.abs().max() < 1e-10
 
 
-SMALL_NET = [("down", {}), ("conv", {"hidden": 4}), ("down", {}), ("conv", {"hidden": 4}), ("flatten", {}), ("fc", {"hidden": 8})]
+SMALL_NET = [
+    ("down", {}),
+    ("conv", {"hidden": 4}),
+    ("down", {}),
+    ("conv", {"hidden": 4}),
+    ("flatten", {}),
+    ("fc", {"hidden": 8}),
+]
 
 
 @pytest.mark.parametrize("volume_preserving", [True, False])
@@ -155,7 +164,11 @@ def test_soft_clamp_formulas_and_bounds():
     assert tanh.abs().max() <= 2 and atan.abs().max() <= 2
     assert soft_clamp(torch.tensor([5.0]), 2.0, "tanh").abs() < 2  # strictly inside for finite input
     assert atan.abs().max() < 2 * 0.636 * math.pi / 2 + 1e-12
-    assert torch.allclose(soft_clamp(torch.tensor([1e-3], dtype=torch.float64), 2.0, "atan"), torch.tensor([0.636e-3], dtype=torch.float64), rtol=1e-6)
+    assert torch.allclose(
+        soft_clamp(torch.tensor([1e-3], dtype=torch.float64), 2.0, "atan"),
+        torch.tensor([0.636e-3], dtype=torch.float64),
+        rtol=1e-6,
+    )
     with pytest.raises(ValueError, match="unknown soft clamp 'relu'"):
         soft_clamp(s, 2.0, "relu")
 
@@ -237,7 +250,9 @@ def test_check_finite_skip_still_checks_shape_and_emptiness():
 
 @pytest.mark.parametrize("channels", [5, 7, 2, 0])
 def test_gin_fc_block_rejects_odd_or_too_small_dimension(channels):
-    with pytest.raises(ValueError, match=rf"fully connected GIN coupling block needs an even number of dimensions >= 4, got {channels}"):
+    with pytest.raises(
+        ValueError, match=rf"fully connected GIN coupling block needs an even number of dimensions >= 4, got {channels}"
+    ):
         AffineCoupling(channels, lambda c_in, c_out: mlp(c_in, 4, c_out))
 
 
@@ -245,7 +260,9 @@ def test_glow_block_accepts_two_dimensions_but_not_odd():
     AffineCoupling(2, lambda c_in, c_out: mlp(c_in, 4, c_out), volume_preserving=False)
     with pytest.raises(ValueError, match="GLOW-style coupling block needs an even number of dimensions >= 2, got 3"):
         AffineCoupling(3, lambda c_in, c_out: mlp(c_in, 4, c_out), volume_preserving=False)
-    with pytest.raises(ValueError, match="convolutional GIN coupling block needs an even number of channels >= 4, got 3"):
+    with pytest.raises(
+        ValueError, match="convolutional GIN coupling block needs an even number of channels >= 4, got 3"
+    ):
         AffineCoupling(3, lambda c_in, c_out: conv_net(c_in, 4, c_out), conv=True)
 
 

@@ -46,7 +46,9 @@ def freia_clamp(kind: str, clamp: float):
 
 def freia_block_args(ours: AffineCoupling):
     """FrEIA block class and arguments computing ``ours`` up to the half swap, with copied weights."""
-    plain = [nn.Sequential(*copy.deepcopy(list(sub))) for sub in (ours.subnet2, ours.subnet1)]  # FrEIA builds subnet1 first
+    plain = [
+        nn.Sequential(*copy.deepcopy(list(sub))) for sub in (ours.subnet2, ours.subnet1)
+    ]  # FrEIA builds subnet1 first
     block_class = Fm.GINCouplingBlock if ours.volume_preserving else Fm.GLOWCouplingBlock
     kwargs = {
         "subnet_constructor": lambda c_in, c_out: plain.pop(0),

@@ -6,7 +6,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-SPEC = importlib.util.spec_from_file_location("gin_book", Path(__file__).resolve().parents[1] / "book" / "_ext" / "gin_book.py")
+SPEC = importlib.util.spec_from_file_location(
+    "gin_book", Path(__file__).resolve().parents[1] / "book" / "_ext" / "gin_book.py"
+)
 gin_book = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(gin_book)
 
@@ -82,8 +84,8 @@ def test_author_year_labels():
     gin_book._register_authoryear_style()
     bib = parse_string(
         "@article{a, author={Comon, Pierre}, title={T}, journal={J}, year={1994}}"
-        "@article{b, author={Hyv{\\\"a}rinen, Aapo and Pajunen, Petteri}, title={T}, journal={J}, year={1999}}"
-        "@article{c, author={Khemakhem, I. and Kingma, D. and Hyv{\\\"a}rinen, A.}, title={T}, journal={J}, year={2019}}",
+        '@article{b, author={Hyv{\\"a}rinen, Aapo and Pajunen, Petteri}, title={T}, journal={J}, year={1999}}'
+        '@article{c, author={Khemakhem, I. and Kingma, D. and Hyv{\\"a}rinen, A.}, title={T}, journal={J}, year={2019}}',
         "bibtex",
     )
     labels = list(find_plugin("pybtex.style.labels", "gin_authoryear")().format_labels(bib.entries.values()))

@@ -28,8 +28,21 @@ def installed(tmp_path_factory) -> dict:
     """``pip install --no-deps .`` into a fresh folder; the environment that imports from it, outside the repository."""
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(ROOT)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIN_")}
     env.update(PYTHONPATH=str(target), OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
@@ -37,15 +50,24 @@ def installed(tmp_path_factory) -> dict:
 
 
 def run_python(installed, code: str) -> str:
-    result = subprocess.run([sys.executable, "-c", code], cwd=installed["cwd"], env=installed["env"],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=installed["cwd"],
+        env=installed["env"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, f"failed:\n{code}\n--- stderr ---\n{result.stderr[-4000:]}"
     return result.stdout
 
 
 def test_the_plain_install_is_used_and_imports_no_heavy_module(installed):
-    out = run_python(installed, "import sys, gin_core; print(gin_core.__file__); "
-                                f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))")
+    out = run_python(
+        installed,
+        "import sys, gin_core; print(gin_core.__file__); "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))",
+    )
     path, heavy = out.splitlines()
     assert Path(path).is_relative_to(installed["target"]), f"imported {path}, not the installed copy"
     assert heavy == "[]", f"import gin_core pulled in {heavy}"

@@ -56,7 +56,12 @@ def test_change_of_variables_invariance():
     identity = heldout_nll(AffineFlow(torch.ones(4), torch.zeros(4)), x_train, u_train, x_test, u_test, 3, noise=0)
     scaled = heldout_nll(
         AffineFlow(torch.tensor([0.1, 2.0, 5.0, 0.7]), torch.tensor([1.0, -2.0, 0.0, 3.0])),
-        x_train, u_train, x_test, u_test, 3, noise=0,
+        x_train,
+        u_train,
+        x_test,
+        u_test,
+        3,
+        noise=0,
     )
     assert identity.nats_per_dim == pytest.approx(scaled.nats_per_dim, abs=1e-10)
     np.testing.assert_allclose(identity.per_class, scaled.per_class, atol=1e-10)

@@ -95,7 +95,9 @@ def test_count_informative_on_constructed_spectra():
     assert count_informative(Spectrum(std=spectrum, order=np.arange(5))) == 2
     assert count_informative(np.array([5.0, 0.5, 0.4, 0.3])) == 1
     assert count_informative(np.array([5.0, 4.0, 3.0, 0.3, 0.2, 0.001])) == 5  # the largest drop wins
-    assert count_informative(np.array([5.0, 4.0, 3.0, 0.3, 0.2, 0.001]), max_k=5) == 3  # only the first 5 variables: cuts 1-4
+    assert (
+        count_informative(np.array([5.0, 4.0, 3.0, 0.3, 0.2, 0.001]), max_k=5) == 3
+    )  # only the first 5 variables: cuts 1-4
     assert count_informative(spectrum, method="threshold", threshold=0.1) == 2
     assert count_informative(spectrum, method="threshold", threshold=0.012) == 4
 

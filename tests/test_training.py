@@ -34,8 +34,17 @@ def interrupt_after(steps: int):
 def run(data, checkpoint=None, stop=None, volume_preserving=True, learned_stats=False, batch_size=BATCH, seed=0):
     """Train; with ``stop``, interrupt after that many steps (the checkpoint is written) and return ``None``."""
     net = artificial_gin(volume_preserving=volume_preserving, seed=0)
-    kwargs = dict(n_classes=3, n_epochs=N_EPOCHS, lr=1e-2, batch_size=batch_size, milestones=(2,),
-                  learned_stats=learned_stats, seed=seed, checkpoint=checkpoint, progress=False)
+    kwargs = dict(
+        n_classes=3,
+        n_epochs=N_EPOCHS,
+        lr=1e-2,
+        batch_size=batch_size,
+        milestones=(2,),
+        learned_stats=learned_stats,
+        seed=seed,
+        checkpoint=checkpoint,
+        progress=False,
+    )
     if stop is None:
         return net, train(net, data.x, data.u, **kwargs)
     with interrupt_after(stop), pytest.raises(KeyboardInterrupt):
@@ -55,8 +64,12 @@ def assert_same_run(a, b):
     assert len(hist_a.seconds) == len(hist_b.seconds) == N_EPOCHS
 
 
-@pytest.mark.parametrize("volume_preserving, learned_stats", [(True, False), (False, False), (True, True)], ids=["gin", "glow", "learned"])
-@pytest.mark.parametrize("stops", [(8,), (6,), (12,), (4, 5)], ids=["mid-epoch", "epoch-boundary", "at-lr-drop", "twice"])
+@pytest.mark.parametrize(
+    "volume_preserving, learned_stats", [(True, False), (False, False), (True, True)], ids=["gin", "glow", "learned"]
+)
+@pytest.mark.parametrize(
+    "stops", [(8,), (6,), (12,), (4, 5)], ids=["mid-epoch", "epoch-boundary", "at-lr-drop", "twice"]
+)
 def test_resumed_run_is_bit_identical(data, tmp_path, stops, volume_preserving, learned_stats):
     options = {"volume_preserving": volume_preserving, "learned_stats": learned_stats}
     reference = run(data, tmp_path / "full.pt", **options)
@@ -90,8 +103,17 @@ def test_checkpoint_loads_with_weights_only_and_is_written_atomically(data, tmp_
     assert state["format"] == "gin_core.checkpoint" and state["version"] == 2
     assert state["network"] == {**net.config, "volume_preserving": True}
     assert state["training"] == {
-        "batch_size": BATCH, "lr": 1e-2, "milestones": [2], "noise": 0.01, "seed": 0, "learned_stats": False,
-        "n_classes": 3, "n_samples": 600, "sample_shape": [10], "dataset": None, "device_type": "cpu",
+        "batch_size": BATCH,
+        "lr": 1e-2,
+        "milestones": [2],
+        "noise": 0.01,
+        "seed": 0,
+        "learned_stats": False,
+        "n_classes": 3,
+        "n_samples": 600,
+        "sample_shape": [10],
+        "dataset": None,
+        "device_type": "cpu",
     }
     assert state["epoch"] == N_EPOCHS and state["history"]["loss"] == history.loss
     assert all(torch.equal(state["net"][k], v) for k, v in net.state_dict().items())
@@ -204,7 +226,19 @@ def restore_signal_handlers():
 
 def test_command_line_trains_and_resumes(tmp_path, capsys, restore_signal_handlers):
     out = tmp_path / "run"
-    args = ["artificial", "--n-points", "400", "--clusters", "3", "--batch-size", "100", "--lr", "1e-3", "--out", str(out)]
+    args = [
+        "artificial",
+        "--n-points",
+        "400",
+        "--clusters",
+        "3",
+        "--batch-size",
+        "100",
+        "--lr",
+        "1e-3",
+        "--out",
+        str(out),
+    ]
     first = main(args + ["--epochs", "2"])
     assert first.epochs == 2 and (out / "checkpoint.pt").is_file()
     assert "done: 2 epochs" in capsys.readouterr().out

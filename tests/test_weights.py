@@ -34,7 +34,9 @@ def test_save_and_load_round_trip(saved):
     assert provenance == record and not loaded.training and loaded.config == net.config
     for k, v in loaded.state_dict().items():
         expected = net.state_dict()[k]
-        assert torch.equal(v, expected.half().float() if v.is_floating_point() else expected)  # exactly the fp16 rounding
+        assert torch.equal(
+            v, expected.half().float() if v.is_floating_point() else expected
+        )  # exactly the fp16 rounding
     x = torch.randn(50, 10, generator=torch.Generator().manual_seed(0))
     assert inversion_error(load_weights(path.with_suffix(".json"), dtype=torch.float64)[0], x.double()) < 1e-10
 

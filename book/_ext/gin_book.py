@@ -173,7 +173,9 @@ def setup(app: Sphinx) -> dict:
     import myst_nb.core.render as render
 
     if not hasattr(render, "coalesce_streams"):
-        raise RuntimeError("myst_nb.core.render.coalesce_streams is gone; update book/_ext/gin_book.py for this myst-nb")
+        raise RuntimeError(
+            "myst_nb.core.render.coalesce_streams is gone; update book/_ext/gin_book.py for this myst-nb"
+        )
     render.coalesce_streams = merge_streams  # used when nb_merge_streams is true
 
     _register_authoryear_style()

@@ -160,7 +160,9 @@ def _decode(net: nn.Module, w: torch.Tensor) -> torch.Tensor:
     return net.inverse(w.to(param.device, param.dtype)).detach().cpu().double()
 
 
-def variable_sweep(atlas: Atlas, variable: int, steps: int = 9, span: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def variable_sweep(
+    atlas: Atlas, variable: int, steps: int = 9, span: float = 2.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode one variable swept over ``[-span, span]`` class standard deviations, all others at the class mean.
 
     Arguments:
@@ -248,8 +250,14 @@ def effect_sizes(atlas: Atlas, variables: list[int] | None = None, per_class: bo
 
 
 def prepare_atlas(
-    net: nn.Module, x: torch.Tensor, u: torch.Tensor, noise: float = 0.01, seed: int = 0, k: int | None = None,
-    method: str = DEFAULT_KNEE[0], **kwargs,
+    net: nn.Module,
+    x: torch.Tensor,
+    u: torch.Tensor,
+    noise: float = 0.01,
+    seed: int = 0,
+    k: int | None = None,
+    method: str = DEFAULT_KNEE[0],
+    **kwargs,
 ) -> Atlas:
     """Encode training images (with the training noise) and build the :class:`Atlas`.
 
@@ -265,5 +273,3 @@ def prepare_atlas(
     """
     w, _ = encode(net, x, batch_size=500, noise=noise, seed=seed)
     return make_atlas(net, w, u, k=k, method=method, **kwargs)
-
-

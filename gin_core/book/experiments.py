@@ -59,14 +59,15 @@ __all__ = [
 N_INFORMATIVE = 2  # the paper's generating latent space has two informative variables
 
 
-
 def results_path(name: str) -> Path:
     """The logged records ``<book root>/bench/results/<name>`` that ``bench/artificial_sweep.py`` writes."""
     return results_dir() / name
 
 
 def _subset(data: ArtificialData, index: slice) -> ArtificialData:
-    return ArtificialData(x=data.x[index], u=data.u[index], z=data.z[index], means=data.means, stds=data.stds, seed=data.seed)
+    return ArtificialData(
+        x=data.x[index], u=data.u[index], z=data.z[index], means=data.means, stds=data.stds, seed=data.seed
+    )
 
 
 def split_data(n_clusters: int = 5, n_points: int = 100_000, data_seed: int = 0, n_val: int = 10_000):
@@ -250,8 +251,17 @@ def run_artificial(
     if any(e <= 0 or e >= n_epochs for e in eval_epochs):
         raise ValueError(f"eval_epochs must lie strictly between 0 and n_epochs={n_epochs}, got {eval_epochs}")
     settings = dict(
-        n_clusters=n_clusters, n_points=n_points, data_seed=data_seed, net_seed=net_seed, n_epochs=n_epochs, lr=lr,
-        milestones=list(milestones), batch_size=batch_size, noise=noise, volume_preserving=volume_preserving, n_val=n_val,
+        n_clusters=n_clusters,
+        n_points=n_points,
+        data_seed=data_seed,
+        net_seed=net_seed,
+        n_epochs=n_epochs,
+        lr=lr,
+        milestones=list(milestones),
+        batch_size=batch_size,
+        noise=noise,
+        volume_preserving=volume_preserving,
+        n_val=n_val,
     )
     train_data, val_data = split_data(n_clusters, n_points, data_seed, n_val)
     net = artificial_gin(volume_preserving=volume_preserving, seed=net_seed)
@@ -263,9 +273,21 @@ def run_artificial(
         for stop in (*eval_epochs, n_epochs):
             t0 = time.perf_counter()
             history = train(
-                net, train_data.x, train_data.u, n_clusters, n_epochs=stop, lr=lr, batch_size=batch_size,
-                milestones=tuple(milestones), noise=noise, seed=net_seed, checkpoint=checkpoint,
-                checkpoint_every=max(n_epochs, 1), device=device, progress=progress, dataset=train_data.description,
+                net,
+                train_data.x,
+                train_data.u,
+                n_clusters,
+                n_epochs=stop,
+                lr=lr,
+                batch_size=batch_size,
+                milestones=tuple(milestones),
+                noise=noise,
+                seed=net_seed,
+                checkpoint=checkpoint,
+                checkpoint_every=max(n_epochs, 1),
+                device=device,
+                progress=progress,
+                dataset=train_data.description,
             )
             seconds += time.perf_counter() - t0
             if stop < n_epochs:
@@ -278,7 +300,13 @@ def run_artificial(
 
 
 def _short(ev: Evaluation) -> dict:
-    return {"mcc": ev.mcc, "top_mcc": ev.top_mcc, "n_informative": ev.n_informative, "gap": ev.gap, "val_nll": ev.val_nll}
+    return {
+        "mcc": ev.mcc,
+        "top_mcc": ev.top_mcc,
+        "n_informative": ev.n_informative,
+        "gap": ev.gap,
+        "val_nll": ev.val_nll,
+    }
 
 
 def run_record(run: ArtificialRun) -> dict:
@@ -296,7 +324,19 @@ def _key(record: dict, keys: tuple[str, ...]) -> str:
     return json.dumps([record[k] for k in keys])
 
 
-_SETTING_KEYS = ("n_clusters", "n_points", "data_seed", "net_seed", "n_epochs", "lr", "milestones", "batch_size", "noise", "volume_preserving", "n_val")
+_SETTING_KEYS = (
+    "n_clusters",
+    "n_points",
+    "data_seed",
+    "net_seed",
+    "n_epochs",
+    "lr",
+    "milestones",
+    "batch_size",
+    "noise",
+    "volume_preserving",
+    "n_val",
+)
 
 
 def seed_sweep(data_seeds, net_seeds=(0,), cache: str | Path | None = None, log=print, **settings) -> list[dict]:
@@ -449,7 +489,9 @@ def linear_baseline(name: str, data: ArtificialData, seed: int = 0) -> LinearBas
     w = model.fit_transform(data.x.double().numpy())
     seconds = time.perf_counter() - t0
     spectrum = latent_spectrum(w, data.u)
-    return LinearBaseline(name, w, spectrum, count_informative(spectrum), mcc(data.z[:, :N_INFORMATIVE].numpy(), w), seconds)
+    return LinearBaseline(
+        name, w, spectrum, count_informative(spectrum), mcc(data.z[:, :N_INFORMATIVE].numpy(), w), seconds
+    )
 
 
 def load_records(path: str | Path) -> list[dict]:

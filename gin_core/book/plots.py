@@ -96,7 +96,9 @@ def plot_projection(x, u, ax=None, title: str = "observed data (2-d projection)"
     return ax
 
 
-def plot_recovered(z, w, u, columns=None, ax=None, title: str = "recovered latent space", max_points: int | None = 5000):
+def plot_recovered(
+    z, w, u, columns=None, ax=None, title: str = "recovered latent space", max_points: int | None = 5000
+):
     """The w matched to the two true variables, flipped and rescaled to match them (:func:`~gin_core.metrics.align_to`).
 
     Arguments:
@@ -183,14 +185,21 @@ def plot_trajectory(trajectories, key: str = "mcc", ax=None, labels=None, title:
         missing = [p for p in trajectory if key not in p or "epoch" not in p]
         if missing:
             raise KeyError(f"trajectory {i} lacks 'epoch' or {key!r}")
-        ax.plot([p["epoch"] for p in trajectory], [p[key] for p in trajectory], "-", label=None if labels is None else labels[i])
+        ax.plot(
+            [p["epoch"] for p in trajectory],
+            [p[key] for p in trajectory],
+            "-",
+            label=None if labels is None else labels[i],
+        )
     ax.set(xlabel="epoch", ylabel=key, title=title or f"{key} during training")
     if labels is not None:
         ax.legend(frameon=False, fontsize="small")
     return ax
 
 
-def plot_correlations(z, w, order=None, ax=None, n_show: int | None = None, title: str = "|correlation| of true and estimated variables"):
+def plot_correlations(
+    z, w, order=None, ax=None, n_show: int | None = None, title: str = "|correlation| of true and estimated variables"
+):
     """Heatmap of the absolute correlation between each true variable and each estimated one.
 
     A clean recovery has one dark cell per row, in distinct columns; a true variable that is
@@ -251,7 +260,11 @@ def plot_marginal(data, i: int = 0, ax=None, bins: int = 80, title: str | None =
     grid = np.linspace(z.min(), z.max(), 400)
     weights = np.array([len(g) for g in groups], dtype=float) / len(z)
     means, stds = _array(data.means, "means")[:, i], _array(data.stds, "stds")[:, i]
-    density = (weights[:, None] * np.exp(-0.5 * ((grid - means[:, None]) / stds[:, None]) ** 2) / (stds[:, None] * np.sqrt(2 * np.pi))).sum(0)
+    density = (
+        weights[:, None]
+        * np.exp(-0.5 * ((grid - means[:, None]) / stds[:, None]) ** 2)
+        / (stds[:, None] * np.sqrt(2 * np.pi))
+    ).sum(0)
     ax.plot(grid, density, color="black", lw=1.5)
     ax.set(title=title or f"marginal of $z_{{{i + 1}}}$", xlabel=f"$z_{{{i + 1}}}$", ylabel="density")
     return ax
@@ -270,7 +283,9 @@ def mosaic(images: np.ndarray, pad: int = 1, value: float = 1.0) -> np.ndarray:
     return out
 
 
-def plot_spectrum_comparison(gin_std, pca_std=None, cuts: dict[str, int] | None = None, zoom: int = 60, title: str = "", axes=None):
+def plot_spectrum_comparison(
+    gin_std, pca_std=None, cuts: dict[str, int] | None = None, zoom: int = 60, title: str = "", axes=None
+):
     """GIN's spectrum (log scale) with cut-offs, its zoom on the first ``zoom`` variables, and PCA's.
 
     Arguments:
@@ -356,7 +371,9 @@ def plot_sweeps(
         ax_img.imshow(mosaic(np.clip(images, 0, 1)), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
         ax_heat.imshow(mosaic(heat[:, None], value=0.0), cmap="inferno", vmin=0, vmax=heat_max, interpolation="nearest")
         tile = images.shape[-1] + 1
-        ax_img.set_xticks(np.arange(steps) * tile + tile / 2 - 1, [f"{o:+.1f}" if o else "0" for o in offsets], fontsize=6)
+        ax_img.set_xticks(
+            np.arange(steps) * tile + tile / 2 - 1, [f"{o:+.1f}" if o else "0" for o in offsets], fontsize=6
+        )
         ax_img.set_yticks(np.arange(images.shape[0]) * tile + tile / 2 - 1, atlas.classes, fontsize=6)
         ax_img.tick_params(length=0)
         ax_heat.set_xticks([tile / 2 - 1], ["|Δ|"], fontsize=6)
@@ -394,7 +411,11 @@ def plot_effects(effects: np.ndarray, k: int, classes: tuple[str, ...] | None = 
     index = np.arange(1, n_vars + 1)
     ax1.semilogy(index, effects.mean(1), "o-", ms=3, lw=0.8)
     ax1.axvline(k + 0.5, color="C1", ls="--", label=f"cut-off: {k}")
-    ax1.set(xlabel="variable (sorted by standard deviation)", ylabel="mean |x(+1 sd) - x(-1 sd)|", title="effect on the image")
+    ax1.set(
+        xlabel="variable (sorted by standard deviation)",
+        ylabel="mean |x(+1 sd) - x(-1 sd)|",
+        title="effect on the image",
+    )
     ax1.legend(fontsize=7)
     image = ax2.imshow(effects, aspect="auto", cmap="viridis", extent=(-0.5, n_classes - 0.5, n_vars + 0.5, 0.5))
     ax2.axhline(k + 0.5, color="w", ls="--", lw=1)
@@ -501,11 +522,14 @@ def plot_rank_of_L(ranks: dict, n_conditions):
     fig = _figure(figsize=(6, 3.6))
     ax = fig.subplots()
     for (n, k), values in ranks.items():
-        line, = ax.plot(n_conditions, values, "o-", label=f"n = {n}, k = {k}")
+        (line,) = ax.plot(n_conditions, values, "o-", label=f"n = {n}, k = {k}")
         ax.axhline(n * k, color=line.get_color(), ls=":", lw=1)
         ax.axvline(n * k + 1, color=line.get_color(), ls="--", lw=1)
-    ax.set(xlabel="number of distinct conditions", ylabel="rank of $L$",
-           title="dotted: nk (full rank); dashed: nk + 1 conditions")
+    ax.set(
+        xlabel="number of distinct conditions",
+        ylabel="rank of $L$",
+        title="dotted: nk (full rank); dashed: nk + 1 conditions",
+    )
     ax.legend()
     return fig
 
@@ -524,8 +548,13 @@ def plot_unmixing(panels: dict):
     for ax, (title, A1) in zip(axes[0], panels.items()):
         A1 = np.abs(as_float64(A1, "A1", ndim=2))
         image = ax.imshow(A1, cmap="Greys", vmin=0, vmax=max(A1.max(), 1e-12), aspect="auto")
-        ax.set(title=title, xlabel="estimated variable $w_j$", ylabel="true variable $z_i$",
-               xticks=range(A1.shape[1]), yticks=range(A1.shape[0]))
+        ax.set(
+            title=title,
+            xlabel="estimated variable $w_j$",
+            ylabel="true variable $z_i$",
+            xticks=range(A1.shape[1]),
+            yticks=range(A1.shape[0]),
+        )
         ax.set_xticklabels([str(j + 1) for j in range(A1.shape[1])])
         ax.set_yticklabels([str(i + 1) for i in range(A1.shape[0])])
         fig.colorbar(image, ax=ax, label="$|A^{(1)}_{ij}|$")
@@ -543,7 +572,9 @@ def plot_theory_spectra(spectra: dict):
     """
     fig = _figure(figsize=(6, 3.6))
     ax = fig.subplots()
-    styles = iter([dict(marker="o", ms=10, mfc="none", lw=2.5, alpha=0.5), dict(marker="s", ms=5), dict(marker="^", ms=5)])
+    styles = iter(
+        [dict(marker="o", ms=10, mfc="none", lw=2.5, alpha=0.5), dict(marker="s", ms=5), dict(marker="^", ms=5)]
+    )
     for label, std in spectra.items():
         std = as_float64(std, "std", ndim=1)
         ax.semilogy(np.arange(1, len(std) + 1), std, label=label, **next(styles, dict(marker="o")))

@@ -195,4 +195,6 @@ def load_trained(dataset: str, device: str | torch.device = "cpu") -> TrainedMod
     net, provenance = load_weights(shipped, device=device)
     if provenance["dataset"] != dataset:
         raise ValueError(f"{shipped} was trained on {provenance['dataset']}, not {dataset}")
-    return TrainedModel(net, dataset, "shipped", shipped, provenance["epochs_done"], provenance.get("history", {}), provenance)
+    return TrainedModel(
+        net, dataset, "shipped", shipped, provenance["epochs_done"], provenance.get("history", {}), provenance
+    )
