@@ -21,7 +21,6 @@ A full-page screenshot of each page is saved to ``_build/screenshots/<page>.png`
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -34,12 +33,14 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, sync_playwright
 
+from gin_core.book.settings import chromium, run_config
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = os.environ.get("GIN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = chromium()  # GIN_CHROMIUM or Debian's /usr/bin/chromium (gin_core.book.settings)
 CHROMIUM_FLAGS = [  # headless, and the DevTools pipe, are Playwright's own
     "--no-sandbox",
     "--disable-gpu",
@@ -99,7 +100,7 @@ def built_book() -> Path:
             f"--- stdout (tail) ---\n{result.stdout[-20000:]}\n--- stderr (tail) ---\n{result.stderr[-20000:]}",
             pytrace=False,
         )
-    print(f"book built in {elapsed:.1f} s ({os.environ.get('GIN_SCALE', 'default scale')})")
+    print(f"book built in {elapsed:.1f} s ({run_config()})")
     return HTML
 
 
@@ -126,8 +127,11 @@ def browser() -> Iterator[Browser]:
 
 PAGE_REPORT_JS = r"""
 async (timeout) => {
-  // MathJax typeset and the fonts loaded, or the time is up (then untypeset math is reported)
-  const ready = Promise.all([window.MathJax?.startup?.promise, document.fonts.ready]);
+  // MathJax typeset, the fonts loaded and the theme's load-time transitions (a sliding sidebar) over,
+  // or the time is up (then untypeset math is reported)
+  const transitions = document.getAnimations().filter(a => isFinite(a.effect?.getComputedTiming().endTime));
+  const ready = Promise.all([window.MathJax?.startup?.promise, document.fonts.ready,
+                             ...transitions.map(a => a.finished.catch(() => null))]);
   await Promise.race([ready, new Promise(resolve => setTimeout(resolve, timeout))]);
   const article = document.querySelector('article') || document.body;
   const images = [...article.querySelectorAll('img')].map(img => ({
@@ -217,7 +221,7 @@ def open_page(browser: Browser, path: Path, screenshot: Path | None = None) -> t
         report = page.evaluate(PAGE_REPORT_JS, PAGE_TIMEOUT * 1000)
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=screenshot, full_page=True)
+            page.screenshot(path=screenshot, full_page=True, animations="disabled")
     finally:
         context.close()
     return report, events
@@ -318,9 +322,10 @@ paragraph is long enough to count as content for the text-length check of the pa
 <figure><figcaption>A figure with no image</figcaption></figure>
 <div class="output stderr"><pre>UserWarning: something</pre></div>
 <div class="output traceback"><pre>Traceback (most recent call last):\nValueError</pre></div>
-<div class="cell_output"><pre>{PROGRESS_SPAM}\n&lt;Figure size 640x480 with 1 Axes&gt;\nError displaying widget</pre></div>
+<div class="cell_output"><pre>{PROGRESS_SPAM}\n&lt;Figure size 640x480 with 1 Axes&gt;
+Error displaying widget</pre></div>
 <div class="cell_output"><pre>train:  10%|#  | 1/10&#13;train:  20%|## | 2/10</pre></div>
-<pre style="width: 300px; overflow: auto">a line of code that is far too long for its box, a line of code that is far too long for its box</pre>
+<pre style="width: 300px; overflow: auto">a line of code far too long for its narrow box: it is cut off</pre>
 <script>console.error("something broke"); throw new Error("boom");</script>
 </article></body></html>"""
 
