@@ -81,6 +81,11 @@ def _book_extension():
     return module
 
 
+#: chapters that nbmake executed and stored in the build's cache in this test run (tests/test_book_html.py checks
+#: that the book build did not execute them again)
+CACHED_BY_NBMAKE: list[Path] = []
+
+
 def _cache_executed_chapters() -> None:
     """Wrap nbmake's notebook run so that every chapter it executes without error lands in the build's cache."""
     import nbformat
@@ -112,6 +117,7 @@ def _cache_executed_chapters() -> None:
                     data={"execution_seconds": time.perf_counter() - started},
                 )
                 cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+                CACHED_BY_NBMAKE.append(Path(self.filename).resolve())
             return result
 
     pytest_items.NotebookRun = CachingRun

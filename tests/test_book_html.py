@@ -100,8 +100,22 @@ def built_book() -> Path:
             f"--- stdout (tail) ---\n{result.stdout[-20000:]}\n--- stderr (tail) ---\n{result.stderr[-20000:]}",
             pytrace=False,
         )
+    BUILD_LOG.append(result.stdout + result.stderr)
     print(f"book built in {elapsed:.1f} s ({run_config()})")
     return HTML
+
+
+BUILD_LOG: list[str] = []  # the output of the session's build
+
+
+def test_the_build_reuses_the_chapters_that_nbmake_ran(built_book):
+    """Each chapter executes once per test run: what nbmake executed, the build takes from the cache."""
+    from conftest import CACHED_BY_NBMAKE
+
+    executed = {Path(m).resolve() for m in re.findall(r"(\S+\.ipynb): Executing notebook using", BUILD_LOG[0])}
+    again = sorted(str(p.relative_to(ROOT)) for p in executed & set(CACHED_BY_NBMAKE))
+    print(f"nbmake cached {len(CACHED_BY_NBMAKE)} chapters; the build executed {len(executed)}")
+    assert not again, f"the book build executed again the chapters nbmake had run: {again}"
 
 
 # ---------------------------------------------------------------------------------------------

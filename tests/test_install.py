@@ -108,7 +108,7 @@ def test_the_readme_commands_exist_and_parse():
                 checked += 1
             elif word.endswith((".sh", ".py")) and "/" in word:
                 assert (ROOT / word).is_file(), f"the README names {word}, which does not exist"
-    assert checked >= 3
+    assert checked >= 2  # the two training commands
 
 
 def test_the_version_is_written_once():
