@@ -132,10 +132,6 @@ def _lr_at(epoch: int, lr: float, milestones: tuple[int, ...]) -> float:
     return lr * 0.1 ** sum(epoch >= m for m in milestones)
 
 
-def _lr_at(epoch: int, lr: float, milestones: tuple[int, ...]) -> float:
-    return lr * 0.1 ** sum(epoch >= m for m in milestones)
-
-
 def _network_record(net: nn.Module) -> dict:
     """The constructor settings of ``net`` (``net.config`` for the package's networks)."""
     record = dict(getattr(net, "config", None) or {"class": type(net).__name__})

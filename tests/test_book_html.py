@@ -7,7 +7,8 @@ for Python; Playwright never downloads a browser of its own here. Each page is c
 
 * it loads (HTTP-less ``file://``), with no JavaScript exception and no failed resource load
   or console error (which also proves that the page needs no network: MathJax and its fonts are local);
-* every image in the article has decoded to a non-empty bitmap, and its file is not blank;
+* every image in the article has decoded to a non-empty bitmap, its file is not blank, and it is a
+  numbered figure with a caption (book/CONVENTIONS.md);
 * no error output: no traceback, no stderr output, no Sphinx "problematic" node or system
   message, no MathJax error;
 * no unrendered cell: no raw MyST/glue/citation markup, no figure shown only as text
@@ -161,6 +162,10 @@ async (timeout) => {
     images: images,
     figures: article.querySelectorAll('figure').length,
     figuresWithoutImage: [...article.querySelectorAll('figure')].filter(f => !f.querySelector('img, svg')).length,
+    uncaptioned: [...article.querySelectorAll('img')].filter(img => {
+      const caption = img.closest('figure')?.querySelector('figcaption');
+      return !(caption && caption.querySelector('.caption-number') && caption.textContent.trim().length > 20);
+    }).map(img => img.getAttribute('src')),
     mathNodes: mathNodes.length,
     mathUnrendered: mathNodes.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 80)),
     mjxContainers: document.querySelectorAll('mjx-container').length,
@@ -250,7 +255,7 @@ def page_problems(path: Path, report: dict, events: list[str]) -> list[str]:
     # It loads, with no script error, nothing that failed to load, and nothing from the network.
     problems += list(dict.fromkeys(events))
 
-    # Figures: every image decoded to a non-empty bitmap and is not a blank file.
+    # Figures: every image decoded to a non-empty bitmap, is not a blank file, and has a numbered caption.
     for image in report["images"]:
         if not (image["complete"] and image["width"] > 0 and image["height"] > 0):
             problems.append(f"image not rendered: {image}")
@@ -260,6 +265,7 @@ def page_problems(path: Path, report: dict, events: list[str]) -> list[str]:
             problems.append(f"image is blank: {image['src']}")
     if report["figuresWithoutImage"]:
         problems.append(f"{report['figuresWithoutImage']} figures without an image")
+    problems += [f"image without a numbered caption: {src}" for src in report["uncaptioned"]]
 
     # No error output and no unrendered cell.
     if report["tracebacks"]:
@@ -363,6 +369,7 @@ def test_browser_check_catches_a_broken_page(browser, tmp_path):
         "image not rendered",
         "image is blank: blank.png",
         "1 figures without an image",
+        "image without a numbered caption: missing.png",
         "1 error outputs",
         "stderr output",
         "unresolved reference or system message",

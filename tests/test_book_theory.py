@@ -103,6 +103,40 @@ def test_unmixing_recovers_the_inverse_of_a_componentwise_map():
     np.testing.assert_allclose(lhs, rhs, atol=1e-9)
 
 
+def test_unmixing_zeroes_the_noise_columns_and_satisfies_q_equals_a_q_prime():
+    # Appendix A.2: estimated variables whose distribution does not depend on u get zero columns in
+    # all of A (both z and z^2 rows); and the rank step of the proof, Q = A Q' at k = 2 points.
+    means, stds, scale, shift, columns, d, sol = _componentwise_example()
+    noise = [j for j in range(d) if j not in columns]
+    np.testing.assert_array_equal(sol.A[:, noise + [d + j for j in noise]], 0.0)
+    assert np.abs(sol.A[:, columns]).max(axis=0).min() > 0.1  # every informative column is used
+    rng = np.random.default_rng(3)
+    z = means[[0, 1]] + stds[[0, 1]] * rng.standard_normal((2, 2))
+    w = theory.apply_componentwise(z, scale, shift, columns, d, noise_std=0.3, seed=4)
+    dw_dz = np.zeros((d, 2))
+    dw_dz[columns, [0, 1]] = scale
+    Q = np.hstack(list(theory.gaussian_statistics_jacobian(z)))
+    Q_prime = np.hstack([J @ dw_dz for J in theory.gaussian_statistics_jacobian(w)])
+    assert np.linalg.matrix_rank(Q) == 4
+    np.testing.assert_allclose(Q, sol.A @ Q_prime, atol=1e-9)
+
+
+def test_affine_fit_reads_a_componentwise_model_as_sparse_and_a_rotated_one_as_dense():
+    # The constructed latents of the identifiability chapter's unmixing figure: a component-wise map of
+    # conditional Gaussians among noise variables, and the same with the true pair rotated by 45 degrees.
+    means, stds = theory.random_gaussian_conditions(5, 2, seed=0)
+    rng = np.random.default_rng(8)
+    u = rng.integers(0, 5, 3000)
+    z = means[u] + stds[u] * rng.standard_normal((3000, 2))
+    w_good = theory.apply_componentwise(z, [0.5, -3.0], [2.0, 0.0], [7, 2], d=10, noise_std=0.01)
+    w_mixed = w_good.copy()
+    w_mixed[:, [7, 2]] = z @ theory.rotation_2d(45).T
+    good, mixed = gin_core.affine_fit(z, w_good), gin_core.affine_fit(z, w_mixed)
+    assert good.is_sparse and list(good.columns) == [7, 2]
+    assert good.row_share.min() > 0.999
+    assert not mixed.is_sparse and mixed.row_share.max() < 0.9
+
+
 def test_unmixing_refuses_singular_L_and_wrong_counts():
     means, stds = theory.random_gaussian_conditions(5, 2, seed=0)
     fixed = np.ones_like(stds)
