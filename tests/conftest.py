@@ -141,3 +141,39 @@ def pytest_collection_modifyitems(config, items):
         elif item.get_closest_marker("browser") is None:
             item.add_marker(pytest.mark.unit)
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)  # stable: the browser check last
+
+
+def toc_pages(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
+    """Every document of the table of contents (root, parts, chapters, sections), in order, without suffix."""
+    import yaml
+
+    toc = yaml.safe_load(toc_path.read_text())
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("parts"))
+    walk(toc.get("chapters"))
+    return [str(Path(p).with_suffix("")) for p in pages]
+
+
+def linear_atlas():
+    """An atlas of the Table 3 network at initialisation (a pixel rearrangement), with 5 informative variables.
+
+    Returns:
+        ``(atlas, w, u)``: the atlas and the synthetic codes and labels it was made from.
+    """
+    from gin_core import emnist_gin
+    from gin_core.book.atlas import make_atlas
+
+    net = emnist_gin(seed=0).double().eval()
+    g = torch.Generator().manual_seed(0)
+    u = torch.arange(400) % 10
+    scales = torch.rand(784, generator=g, dtype=torch.float64) * 0.2 + 0.01
+    w = 0.5 + scales * torch.randn(400, 784, generator=g, dtype=torch.float64) + 0.01 * u[:, None]
+    return make_atlas(net, w, u, k=5), w, u

@@ -29,6 +29,8 @@ from gin_core.flows import encode
 from gin_core.metrics import count_informative, knee_prominence, latent_spectrum
 from gin_core.networks import emnist_gin
 
+from conftest import linear_atlas
+
 # The knee rules the book used before they moved to count_informative (the old atlas.knee defaults).
 TWO_LINES = dict(method="two_lines", max_k=200)
 MAX_GAP = dict(method="max_gap", min_k=5, max_k=200)
@@ -40,14 +42,9 @@ def knee_spectrum(k=22, d=784):
     return np.concatenate([np.geomspace(1.0, 0.2, k), np.geomspace(0.02, 0.012, d - k)])
 
 
-@pytest.fixture(scope="module")
-def linear_atlas():
-    net = emnist_gin(seed=0).double().eval()
-    g = torch.Generator().manual_seed(0)
-    u = torch.arange(400) % 10
-    scales = torch.rand(784, generator=g, dtype=torch.float64) * 0.2 + 0.01
-    w = 0.5 + scales * torch.randn(400, 784, generator=g, dtype=torch.float64) + 0.01 * u[:, None]
-    return make_atlas(net, w, u, k=5), w, u
+@pytest.fixture(scope="module", name="linear_atlas")
+def linear_atlas_fixture():
+    return linear_atlas()
 
 
 def pixel_of(atlas, variable):

@@ -31,10 +31,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from playwright.sync_api import Browser, sync_playwright
 
 from gin_core.book.settings import chromium, run_config
+
+from conftest import toc_pages
 
 pytestmark = pytest.mark.browser
 
@@ -57,23 +58,6 @@ PROGRESS_LINE = re.compile(r"\d+%\|")
 MAX_PROGRESS_LINES = 25  # per output block; an uncollapsed bar leaves one line per redraw
 # Harmless console errors: pydata-sphinx-theme's own, on a browser profile with no stored light/dark mode.
 KNOWN_CONSOLE_ERRORS = {"Got invalid theme mode: . Resetting to auto."}
-
-
-def toc_pages(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
-    """Every document of the table of contents (root, parts, chapters, sections), in order, without suffix."""
-    toc = yaml.safe_load(toc_path.read_text())
-    pages = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                pages.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    walk(toc.get("parts"))
-    walk(toc.get("chapters"))
-    return [str(Path(p).with_suffix("")) for p in pages]
 
 
 PAGES = toc_pages()

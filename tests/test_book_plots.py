@@ -15,11 +15,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-import torch
 
 from gin_core import History
 from gin_core.artificial import make_artificial_data
-from gin_core.book.atlas import effect_sizes, make_atlas, temperature_samples, variable_sweep
+from gin_core.book.atlas import effect_sizes, temperature_samples, variable_sweep
 from gin_core.book.experiments import evaluate_run, split_data
 from gin_core.book.plots import (
     mosaic,
@@ -43,7 +42,9 @@ from gin_core.book.plots import (
     plot_unmixing,
 )
 from gin_core.metrics import latent_spectrum
-from gin_core.networks import artificial_gin, emnist_gin
+from gin_core.networks import artificial_gin
+
+from conftest import linear_atlas
 
 
 @pytest.fixture(autouse=True)
@@ -60,12 +61,7 @@ def data():
 @pytest.fixture(scope="module")
 def atlas():
     """An atlas of the Table 3 network at initialisation, with 5 informative variables."""
-    net = emnist_gin(seed=0).double().eval()
-    g = torch.Generator().manual_seed(0)
-    u = torch.arange(400) % 10
-    scales = torch.rand(784, generator=g, dtype=torch.float64) * 0.2 + 0.01
-    w = 0.5 + scales * torch.randn(400, 784, generator=g, dtype=torch.float64) + 0.01 * u[:, None]
-    return make_atlas(net, w, u, k=5)
+    return linear_atlas()[0]
 
 
 # --- artificial experiments ------------------------------------------------------------------

@@ -15,24 +15,14 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
+
+from conftest import toc_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def toc_files() -> list[Path]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    walk(toc.get("parts"))
-    walk(toc.get("chapters"))
+    files = toc_pages()
     found = []
     for name in files:
         matches = [p for p in (ROOT / f"{name}.ipynb", ROOT / f"{name}.md") if p.is_file()]
