@@ -185,7 +185,8 @@ class _Run:
         saved = state["history"]
         self.history = History(list(saved["loss"]), list(saved["lr"]), list(saved["seconds"]), int(saved["excluded"]))
         self.criterion.n_excluded = self.history.excluded
-        self.commits = list(state["commits"]) + ([code_commit()] if code_commit() != state["commits"][-1] else [])
+        current = self.commits[-1]  # the commit this process runs, read once in __init__
+        self.commits = list(state["commits"]) + ([current] if current != state["commits"][-1] else [])
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
         self.perm = state["perm"].to(device) if state["perm"] is not None else None
         self.epoch_sum, self.epoch_count = float(state["epoch_sum"]), int(state["epoch_count"])
