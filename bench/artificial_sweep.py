@@ -40,6 +40,9 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--drop", type=int, nargs="*", default=[50])
     p.add_argument("--glow", action="store_true", help="GLOW-style (non-volume-preserving) ablation")
+    p.add_argument("--n-latent", type=int, default=2, help="informative latent variables of the data (2 in the paper)")
+    p.add_argument("--variances", choices=["random", "shared"], default="random", help="shared: the negative control")
+    p.add_argument("--init", choices=["identity", "random", "scrambled"], default="identity", help="initialisation")
     p.add_argument(
         "--eval-every", type=int, default=10, help="trajectory: evaluate every this many epochs (0: only at the end)"
     )
@@ -62,6 +65,9 @@ def main(argv=None):
         lr=args.lr,
         milestones=tuple(args.drop),
         volume_preserving=not args.glow,
+        n_latent=args.n_latent,
+        variances=args.variances,
+        init=args.init,
         eval_epochs=eval_epochs,
     )
     print(f"records in {cache}")

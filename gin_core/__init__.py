@@ -22,7 +22,16 @@ __version__ = "0.2.0"
 from .artificial import ArtificialData, make_artificial_data, mixing_network
 from .checkpoints import CheckpointError, load_checkpoint, load_network, save_checkpoint
 from .distributions import ClassConditionalGaussian
-from .flows import AffineCoupling, Downsample, Flatten, InvertibleSequential, Permutation, encode, inversion_error
+from .flows import (
+    AffineCoupling,
+    DiagonalScaling,
+    Downsample,
+    Flatten,
+    InvertibleSequential,
+    Permutation,
+    encode,
+    inversion_error,
+)
 from .likelihood import NLLResult, bits_per_dim, heldout_nll, noise_floor
 from .loss import GaussianMixtureNLL
 from .metrics import AffineFit, Spectrum, affine_fit, align_to, count_informative, latent_spectrum, mcc
@@ -44,6 +53,7 @@ __all__ = [
     "InvertibleSequential",
     "NLLResult",
     "Permutation",
+    "DiagonalScaling",
     "Spectrum",
     "affine_fit",
     "align_to",

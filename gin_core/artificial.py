@@ -1,4 +1,4 @@
-"""The artificial data of §4.3: a 2-d Gaussian mixture plus 8 noise dimensions, mixed non-linearly into 10-d.
+"""The artificial data of §4.3: an n-d Gaussian mixture (n = 2 in the paper) plus 10 - n noise dimensions, mixed non-linearly into 10-d.
 
 References:
     Sorrenson et al. (2020), §4.3.1 and §4.3.2.
@@ -12,7 +12,22 @@ import torch
 
 from .networks import artificial_gin
 
-__all__ = ["ArtificialData", "make_artificial_data", "mixing_network"]
+__all__ = [
+    "GENERATOR_VERSION",
+    "REFERENCE_POINTS",
+    "VARIANCES",
+    "ArtificialData",
+    "make_artificial_data",
+    "mixing_network",
+    "mixing_seed",
+]
+
+# Version 2: the mixing network's seed no longer depends on the number of points (version 1 drew
+# it after the points, so that 10,000 and 100,000 points of one seed were mixed by different
+# networks); samples of REFERENCE_POINTS points are the same in both versions.
+GENERATOR_VERSION = 2
+REFERENCE_POINTS = 110_000
+VARIANCES = ("random", "shared")
 
 
 @dataclass
@@ -22,10 +37,12 @@ class ArtificialData:
     Attributes:
         x: observed data, ``(N, 10)`` float32.
         u: cluster labels, ``(N,)`` long.
-        z: true latent, ``(N, 10)``: 2 informative dimensions then 8 noise dimensions.
-        means: cluster means of the informative dimensions, ``(n_clusters, 2)``.
-        stds: cluster standard deviations of the informative dimensions, ``(n_clusters, 2)``.
+        z: true latent, ``(N, 10)``: ``n_informative`` informative dimensions, then noise dimensions.
+        means: cluster means of the informative dimensions, ``(n_clusters, n_informative)``.
+        stds: cluster standard deviations of the informative dimensions, ``(n_clusters, n_informative)``.
         seed: the seed that made it.
+        variances: ``"random"`` (the paper's) or ``"shared"`` (one isotropic standard deviation
+            for every cluster: the negative control, which violates condition (ii) of §3.1).
     """
 
     x: torch.Tensor
@@ -34,15 +51,24 @@ class ArtificialData:
     means: torch.Tensor
     stds: torch.Tensor
     seed: int
+    variances: str = "random"
 
     @property
     def n_clusters(self) -> int:
         return self.means.shape[0]
 
     @property
+    def n_informative(self) -> int:
+        return self.means.shape[1]
+
+    @property
     def description(self) -> str:
-        """How the data were made, e.g. ``artificial(n_clusters=5, n_points=100000, seed=0)`` (recorded in checkpoints)."""
-        return f"artificial(n_clusters={self.n_clusters}, n_points={len(self.x)}, seed={self.seed})"
+        """How the data were made, e.g. ``artificial(n_clusters=5, n_informative=2, variances=random, n_points=100000,
+        seed=0, mixing=v2)`` (recorded in checkpoints: a checkpoint of other data cannot be resumed on these)."""
+        return (
+            f"artificial(n_clusters={self.n_clusters}, n_informative={self.n_informative}, variances={self.variances}, "
+            f"n_points={len(self.x)}, seed={self.seed}, mixing=v{GENERATOR_VERSION})"
+        )
 
 
 def mixing_network(seed: int = 0):
@@ -59,6 +85,29 @@ def mixing_network(seed: int = 0):
     return net.requires_grad_(False).eval()
 
 
+def mixing_seed(seed: int, n_clusters: int = 5, n_informative: int = 2, n_dims: int = 10) -> int:
+    """The seed of the mixing network of data set ``seed``: the same for every number of points.
+
+    It is the seed that version 1 of the generator drew right after a sample of
+    :data:`REFERENCE_POINTS` points (the paper's 100,000 training points plus the book's
+    10,000 held-out points), so the logged paper-size data sets are unchanged, while a sample
+    of any other size (10,000 points for Fig. 7) is now mixed by the same network.
+    """
+    g = torch.Generator().manual_seed(int(seed))
+    _draw_latent(g, n_clusters, REFERENCE_POINTS, n_informative, n_dims)
+    return int(torch.randint(2**31 - 1, (1,), generator=g))
+
+
+def _draw_latent(g: torch.Generator, n_clusters: int, n_points: int, n_informative: int, n_dims: int):
+    """Cluster parameters, labels and latent draws, in the generator's fixed order."""
+    means = torch.rand(n_clusters, n_informative, generator=g) * 10 - 5
+    stds = torch.rand(n_clusters, n_informative, generator=g) * 2.5 + 0.5
+    u = torch.randint(n_clusters, (n_points,), generator=g)
+    eps = torch.randn(n_points, n_informative, generator=g)
+    noise = torch.randn(n_points, n_dims - n_informative, generator=g)
+    return means, stds, u, eps, noise
+
+
 def make_artificial_data(
     n_clusters: int = 5,
     n_points: int = 100_000,
@@ -66,6 +115,7 @@ def make_artificial_data(
     n_informative: int = 2,
     n_dims: int = 10,
     noise_std: float = 0.01,
+    variances: str = "random",
 ) -> ArtificialData:
     """Sample the artificial data set of §4.3.
 
@@ -73,10 +123,15 @@ def make_artificial_data(
     (per informative dimension), labels uniform over clusters; the ``n_dims - n_informative``
     remaining latent dimensions are independent N(0, noise_std^2). The latent ``z`` is mixed
     into ``x = f(z)`` by :func:`mixing_network`. Everything is drawn from generators seeded by
-    ``seed``; the global random state is not touched. The cluster parameters depend on ``seed``
-    alone, but the mixing network's seed is drawn after the points, so the same ``seed`` with
-    another ``n_points`` gives the same clusters under a different mixing network (the logged
-    sweeps in ``bench/results`` were made this way, so it is kept).
+    ``seed``; the global random state is not touched. The cluster parameters and the mixing
+    network (:func:`mixing_seed`) do not depend on ``n_points``, so 10,000 and 100,000 points of
+    one seed come from the same process (version 2 of the generator; version 1 drew the mixing
+    seed after the points; both give the same latents ``z``, and the same ``x`` for samples of
+    :data:`REFERENCE_POINTS` points, the size of every logged paper-size run).
+
+    With ``variances="shared"`` every cluster gets the same isotropic standard deviation (one
+    draw from [0.5, 3]): the clusters differ only in their means, which violates condition
+    (ii) of §3.1 (the negative control of the book's identifiability chapter).
 
     Arguments:
         n_clusters: number of mixture components (5 in experiment 1, 3 in experiment 2).
@@ -85,6 +140,7 @@ def make_artificial_data(
         n_informative: informative latent dimensions (2 in the paper).
         n_dims: total dimension (10 in the paper; the mixing network is built for 10).
         noise_std: standard deviation of the noise dimensions (0.01).
+        variances: ``"random"`` (the paper) or ``"shared"`` (negative control).
 
     Returns:
         An :class:`ArtificialData`.
@@ -98,13 +154,17 @@ def make_artificial_data(
         raise ValueError(
             f"the paper's mixing network is 10-d: need n_dims=10 and 1 <= n_informative <= 10, got {n_dims}, {n_informative}"
         )
+    if variances not in VARIANCES:
+        raise ValueError(f"variances must be one of {VARIANCES}, got {variances!r}")
     g = torch.Generator().manual_seed(int(seed))
-    means = torch.rand(n_clusters, n_informative, generator=g) * 10 - 5
-    stds = torch.rand(n_clusters, n_informative, generator=g) * 2.5 + 0.5
-    u = torch.randint(n_clusters, (n_points,), generator=g)
-    informative = means[u] + torch.randn(n_points, n_informative, generator=g) * stds[u]
-    noise = torch.randn(n_points, n_dims - n_informative, generator=g) * noise_std
-    z = torch.cat([informative, noise], dim=1)
+    means, stds, u, eps, noise = _draw_latent(g, n_clusters, n_points, n_informative, n_dims)
+    if n_points == REFERENCE_POINTS:  # the generator is already where mixing_seed would replay it to
+        mix = int(torch.randint(2**31 - 1, (1,), generator=g))
+    else:
+        mix = mixing_seed(seed, n_clusters, n_informative, n_dims)
+    if variances == "shared":
+        stds = stds[:1, :1].expand(n_clusters, n_informative).clone()
+    z = torch.cat([means[u] + eps * stds[u], noise * noise_std], dim=1)
     with torch.no_grad():
-        x, _ = mixing_network(seed=int(torch.randint(2**31 - 1, (1,), generator=g)))(z)
-    return ArtificialData(x=x, u=u, z=z, means=means, stds=stds, seed=int(seed))
+        x, _ = mixing_network(seed=mix)(z)
+    return ArtificialData(x=x, u=u, z=z, means=means, stds=stds, seed=int(seed), variances=variances)

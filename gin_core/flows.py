@@ -21,6 +21,7 @@ from ._checks import check_finite as _finite
 __all__ = [
     "AffineCoupling",
     "Permutation",
+    "DiagonalScaling",
     "Downsample",
     "Flatten",
     "InvertibleSequential",
@@ -238,6 +239,50 @@ class Permutation(nn.Module):
         if x.dim() == 2:
             return x.t().index_select(0, index).t()
         return x.index_select(1, index)
+
+
+class DiagonalScaling(nn.Module):
+    r"""A fixed per-feature rescaling :math:`y_i = a_i x_i` with :math:`a_i = e^{s_i}`.
+
+    Its log-determinant is :math:`\sum_i s_i` for every sample; with :math:`\sum_i s_i = 0`
+    (scales with product 1) it preserves volume, and composed with a GIN it gives a network
+    with exactly the same loss (eq. 7 with batch statistics) but another split of the
+    variance among the latent variables (the book's theory of dimension discovery).
+
+    Arguments:
+        log_scale: the log-scales :math:`s`, ``(features,)``; stored as a buffer (not trained).
+
+    References:
+        Sorrenson et al. (2020), §3.2 (volume preservation).
+    """
+
+    def __init__(self, log_scale: torch.Tensor):
+        super().__init__()
+        log_scale = torch.as_tensor(log_scale)
+        if log_scale.dim() != 1 or not log_scale.is_floating_point():
+            raise ValueError(f"log_scale must be a 1-d floating tensor, got shape {tuple(log_scale.shape)}")
+        _finite(log_scale, "log_scale")
+        self.register_buffer("log_scale", log_scale.clone())
+
+    @property
+    def volume_preserving(self) -> bool:
+        return bool(abs(float(self.log_scale.double().sum())) < 1e-6)
+
+    def extra_repr(self) -> str:
+        return f"features={self.log_scale.numel()}"
+
+    def _check(self, x: torch.Tensor) -> None:
+        if x.dim() != 2 or x.shape[1] != self.log_scale.numel():
+            raise ValueError(f"expected shape (batch, {self.log_scale.numel()}), got {tuple(x.shape)}")
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self._check(x)
+        s = self.log_scale.to(x.dtype)
+        return x * s.exp(), s.sum().expand(x.shape[0])
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        self._check(y)
+        return y * (-self.log_scale.to(y.dtype)).exp()
 
 
 class Downsample(nn.Module):

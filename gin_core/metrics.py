@@ -241,6 +241,9 @@ class AffineFit:
             entry (1 for the sparse form of Appendix B).
         offrow_share: per true variable, the share of the whole row of ``A`` (both blocks)
             in that one entry.
+        square_share: per true variable, the share of the row of :math:`z_i^2` held by the
+            entries of its tied w and that w's square (1 for the sparse form: :math:`z_i^2 =
+            a_i^2 w_j^2 + 2 a_i b_i w_j + b_i^2`).
         distinct: whether the true variables are tied to distinct w.
     """
 
@@ -250,12 +253,15 @@ class AffineFit:
     columns: np.ndarray
     row_share: np.ndarray
     offrow_share: np.ndarray
+    square_share: np.ndarray
     distinct: bool
 
     @property
     def is_sparse(self) -> bool:
-        """Each true variable tied to one distinct w, with at least 90% of its row mass there."""
-        return bool(self.distinct and np.all(self.row_share > 0.9))
+        """The sparse form of eq. (4), in both blocks: each true variable tied to one distinct w_j, holding at
+        least 90% of the squared mass of the row of z_i (over w and w², so A2 ≈ 0), and at least 90% of the
+        row of z_i² on w_j and w_j²."""
+        return bool(self.distinct and np.all(self.offrow_share > 0.9) and np.all(self.square_share > 0.9))
 
 
 def affine_fit(z_true, w) -> AffineFit:
@@ -293,7 +299,10 @@ def affine_fit(z_true, w) -> AffineFit:
     picked = A1[np.arange(n), columns] ** 2
     row_share = picked / (A1**2).sum(1)
     offrow_share = picked / (A[:n] ** 2).sum(1)
-    return AffineFit(A, c, r2, columns, row_share, offrow_share, len(set(columns.tolist())) == n)
+    rows = np.arange(n)
+    squares = A[n:] ** 2
+    square_share = (squares[rows, columns] + squares[rows, d + columns]) / squares.sum(1)
+    return AffineFit(A, c, r2, columns, row_share, offrow_share, square_share, len(set(columns.tolist())) == n)
 
 
 def knee_prominence(spectrum, k: int, min_k: int = 5, max_k: int = 200) -> float:

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from gin_core import AffineCoupling, count_parameters, make_artificial_data, mixing_network
+from gin_core.artificial import REFERENCE_POINTS, mixing_seed
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +97,48 @@ def test_bad_arguments(kwargs, message):
     args = {"n_clusters": 5, "n_points": 100, **kwargs}
     with pytest.raises(ValueError, match=message):
         make_artificial_data(**args)
+
+
+def _version_1(n_clusters, n_points, seed):
+    """Generator version 1, written out: the mixing seed drawn after the points."""
+    g = torch.Generator().manual_seed(seed)
+    means = torch.rand(n_clusters, 2, generator=g) * 10 - 5
+    stds = torch.rand(n_clusters, 2, generator=g) * 2.5 + 0.5
+    u = torch.randint(n_clusters, (n_points,), generator=g)
+    z = torch.cat(
+        [means[u] + torch.randn(n_points, 2, generator=g) * stds[u], torch.randn(n_points, 8, generator=g) * 0.01], 1
+    )
+    with torch.no_grad():
+        return mixing_network(seed=int(torch.randint(2**31 - 1, (1,), generator=g)))(z)[0], z
+
+
+def test_generator_v2_keeps_paper_size_data():
+    # every logged paper-size sweep drew 100,000 training + 10,000 held-out points: unchanged data
+    for n_clusters in (5, 3):
+        x1, z1 = _version_1(n_clusters, REFERENCE_POINTS, seed=2)
+        data = make_artificial_data(n_clusters, REFERENCE_POINTS, seed=2)
+        assert torch.equal(data.x, x1) and torch.equal(data.z, z1)
+
+
+def test_mixing_does_not_depend_on_the_number_of_points():
+    small, large = make_artificial_data(5, 1_000, seed=7), make_artificial_data(5, 30_000, seed=7)
+    assert torch.equal(small.means, large.means) and torch.equal(small.stds, large.stds)
+    mix = mixing_network(seed=mixing_seed(7, 5))
+    with torch.no_grad():
+        assert torch.equal(mix(small.z)[0], small.x) and torch.equal(mix(large.z)[0], large.x)
+    assert mixing_seed(7, 5) != mixing_seed(8, 5)
+    # version 1 mixed the 1,000 points with another network: the reason for version 2
+    assert not torch.equal(_version_1(5, 1_000, seed=7)[0], small.x)
+
+
+def test_more_informative_variables_and_shared_variances():
+    data = make_artificial_data(9, 20_000, seed=1, n_informative=4)
+    assert data.n_informative == 4 and data.means.shape == (9, 4) and data.z.shape == (20_000, 10)
+    assert torch.allclose(data.z[:, 4:].std(0), torch.full((6,), 0.01), rtol=0.05)
+    shared = make_artificial_data(5, 20_000, seed=1, variances="shared")
+    assert torch.equal(shared.stds, shared.stds[0, 0].expand(5, 2))
+    for c in range(5):
+        assert torch.allclose(shared.z[shared.u == c, :2].std(0), shared.stds[c], rtol=0.05)
+    assert "variances=shared" in shared.description and "n_informative=2" in shared.description
+    with pytest.raises(ValueError, match="variances must be one of"):
+        make_artificial_data(5, 10, variances="equal")

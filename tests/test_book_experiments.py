@@ -23,10 +23,13 @@ from gin_core.book.experiments import (
     filter_records,
     linear_baseline,
     load_records,
+    make_learner,
     marginal_valley,
     markdown_table,
     results_path,
     run_artificial,
+    run_record,
+    scrambling_scales,
     seed_sweep,
     select_restart,
     split_data,
@@ -34,6 +37,7 @@ from gin_core.book.experiments import (
     validation_nll,
 )
 from gin_core.loss import GaussianMixtureNLL
+from gin_core.metrics import count_informative
 from gin_core.networks import artificial_gin
 
 REPO = Path(__file__).resolve().parent.parent
@@ -169,10 +173,51 @@ def test_select_restart_uses_observable_score():
         select_restart([])
 
 
-def test_success_needs_mcc_and_dimension():
-    assert success({"mcc": 0.96, "n_informative": 2})
-    assert not success({"mcc": 0.94, "n_informative": 2})
-    assert not success({"mcc": 0.99, "n_informative": 3})
+def test_success_needs_top_spectrum_mcc_and_dimension():
+    ok = {"mcc": 0.99, "top_mcc": 0.96, "n_informative": 2, "n_informative_gap": 3, "n_latent": 2}
+    assert success(ok)
+    assert not success({**ok, "top_mcc": 0.94})  # the variables the spectrum marks must be the true ones
+    assert not success({**ok, "n_informative": 3})
+    assert not success(ok, knee="max_gap") and success({**ok, "n_informative_gap": 2}, knee="max_gap")
+    assert success({**ok, "n_latent": 4, "n_informative": 4})
+    with pytest.raises(ValueError, match="knee"):
+        success(ok, knee="plateau")
+
+
+def test_learner_initialisations():
+    x = torch.randn(64, 10, generator=torch.Generator().manual_seed(0))
+    identity, random_init, scrambled = (make_learner(init, seed=3) for init in ("identity", "random", "scrambled"))
+    with torch.no_grad():
+        assert torch.equal(identity(x)[0].sort(1)[0], x.sort(1)[0])  # identity blocks: a permutation of x
+        w, log_det = scrambled(x)
+        scales = scrambling_scales(3)
+        assert abs(scales.log().sum().item()) < 1e-12 and scales.max() / scales.min() > 3
+        assert torch.allclose(w, identity(x)[0] * scales.float(), atol=1e-6)
+        assert log_det.abs().max() < 1e-5 and scrambled.volume_preserving
+        assert (random_init(x)[0] - identity(x)[0]).abs().max() > 0.01  # not the identity any more
+        assert random_init(x)[1].abs().max() < 1e-5  # but still volume preserving
+    with pytest.raises(ValueError, match="init must be one of"):
+        make_learner("zeros")
+
+
+def test_run_records_the_data_and_knee_settings():
+    run = run_artificial(data_seed=1, net_seed=0, n_latent=3, n_clusters=7, variances="shared", **TINY)
+    assert run.train.n_informative == 3 and torch.allclose(run.train.stds, run.train.stds[0, 0])
+    record = run_record(run)
+    assert record["n_latent"] == 3 and record["variances"] == "shared" and record["generator"] == 2
+    assert len(record["correlations"]) == 3
+    assert record["n_informative"] == count_informative(np.array(record["spectrum"]), "plateau", factor=2.0)
+    assert record["n_informative_gap"] == count_informative(np.array(record["spectrum"]), "max_gap")
+
+
+def test_old_records_are_not_reused(tmp_path):
+    cache = tmp_path / "sweep.json"
+    first = seed_sweep([0], [0], cache=cache, log=None, **TINY)
+    old = {k: v for k, v in first[0].items() if k not in ("generator", "n_latent", "variances", "init")}
+    cache.write_text(json.dumps([old]))
+    lines = []
+    seed_sweep([0], [0], cache=cache, log=lines.append, **TINY)
+    assert len(lines) == 1  # the record of older code lacks the new settings: rerun
 
 
 def test_marginal_valley_separated_vs_overlapping():
@@ -189,7 +234,7 @@ def test_linear_baselines_score_like_gin():
     train, _ = split_data(5, 2000, data_seed=0, n_val=0)
     for name in ("PCA", "FastICA"):
         b = linear_baseline(name, train)
-        assert b.w.shape == (2000, 10) and 0 <= b.mcc <= 1 and 1 <= b.n_informative <= 9
+        assert b.w.shape == (2000, 10) and 0 <= b.mcc <= 1 and 0 <= b.n_informative <= 9  # whitened ICA: flat, may count 0
     # on linearly mixed data PCA keeps the true informative plane: its top 2 components span z[:, :2]
     train.x = train.z @ torch.linalg.qr(torch.randn(10, 10, generator=torch.Generator().manual_seed(1)))[0]
     pca = linear_baseline("PCA", train)

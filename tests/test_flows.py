@@ -8,6 +8,7 @@ import torch
 from gin_core._checks import check_finite
 from gin_core.flows import (
     AffineCoupling,
+    DiagonalScaling,
     Downsample,
     Flatten,
     InvertibleSequential,
@@ -338,3 +339,20 @@ def test_invertible_sequential_volume_preserving_flag():
     assert coupling_flow([("fc", {"hidden": 4})], (4,), volume_preserving=True).volume_preserving
     assert not coupling_flow([("fc", {"hidden": 4})], (4,), volume_preserving=False).volume_preserving
     assert InvertibleSequential([Permutation(4, 0), Downsample()], (4, 2, 2), (16, 1, 1)).volume_preserving
+
+
+def test_diagonal_scaling_is_exact_and_reports_its_volume():
+    log_scale = torch.tensor([0.5, -1.0, 2.0, -1.5], dtype=torch.float64)
+    layer = DiagonalScaling(log_scale)
+    x = torch.randn(7, 4, dtype=torch.float64)
+    y, log_det = layer(x)
+    assert torch.equal(y, x * log_scale.exp())
+    assert torch.allclose(log_det, torch.zeros(7, dtype=torch.float64), atol=1e-15) and layer.volume_preserving
+    assert torch.allclose(layer.inverse(y), x, atol=1e-15)
+    stretch = DiagonalScaling(torch.tensor([0.3, 0.0]))
+    assert not stretch.volume_preserving and torch.allclose(stretch(torch.ones(2, 2))[1], torch.tensor([0.3, 0.3]))
+    assert "log_scale" in layer.state_dict() and not list(layer.parameters())  # fixed, not trained
+    with pytest.raises(ValueError, match=r"expected shape \(batch, 4\)"):
+        layer(torch.randn(3, 5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="1-d floating"):
+        DiagonalScaling(torch.zeros(2, 2))

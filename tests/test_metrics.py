@@ -67,6 +67,24 @@ def test_affine_fit_is_not_sparse_for_a_rotation(z):
     assert np.all(fit.row_share < 0.6)  # each true variable spread over both w (about half each)
 
 
+def test_affine_fit_is_not_sparse_when_z_depends_on_a_square(z):
+    # z_1 = w_1 + 0.8 w_2^2: block A1 alone is sparse (each z on one distinct w), but eq. (4) also
+    # needs the block A2 (z on w^2) to vanish, and that row carries a large w_2^2 entry
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal((len(z), 3))
+    zz = np.stack([w[:, 0] + 0.8 * w[:, 1] ** 2, w[:, 2]], axis=1)
+    fit = affine_fit(zz, w)
+    assert fit.distinct and fit.row_share.min() > 0.99  # the old check (A1 only) would call it sparse
+    assert fit.offrow_share[0] < 0.7
+    assert not fit.is_sparse
+
+
+def test_affine_fit_square_rows_are_tied_to_the_same_variable(z):
+    w, columns = permuted_rescaled_copy(z, np.random.default_rng(4))
+    fit = affine_fit(z, w)
+    assert np.all(fit.square_share > 0.999)
+
+
 def test_latent_spectrum_on_constructed_latents():
     rng = np.random.default_rng(5)
     n = 50_000

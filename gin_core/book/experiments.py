@@ -25,13 +25,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..artificial import ArtificialData, make_artificial_data
+from ..artificial import GENERATOR_VERSION, ArtificialData, make_artificial_data
 from ..checkpoints import save_json
-from ..flows import encode
+from ..flows import DiagonalScaling, InvertibleSequential, encode
 from ..likelihood import heldout_nll
 from ..metrics import AffineFit, Spectrum, affine_fit, count_informative, latent_spectrum, mcc
 from ..networks import artificial_gin
 from ..training import History, train
+from .atlas import DEFAULT_KNEE
 from .settings import results_dir
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "ArtificialRun",
     "run_artificial",
     "run_record",
+    "make_learner",
+    "scrambling_scales",
     "seed_sweep",
     "select_restart",
     "success",
@@ -56,7 +59,7 @@ __all__ = [
     "results_path",
 ]
 
-N_INFORMATIVE = 2  # the paper's generating latent space has two informative variables
+INITS = ("identity", "random", "scrambled")
 
 
 def results_path(name: str) -> Path:
@@ -66,11 +69,24 @@ def results_path(name: str) -> Path:
 
 def _subset(data: ArtificialData, index: slice) -> ArtificialData:
     return ArtificialData(
-        x=data.x[index], u=data.u[index], z=data.z[index], means=data.means, stds=data.stds, seed=data.seed
+        x=data.x[index],
+        u=data.u[index],
+        z=data.z[index],
+        means=data.means,
+        stds=data.stds,
+        seed=data.seed,
+        variances=data.variances,
     )
 
 
-def split_data(n_clusters: int = 5, n_points: int = 100_000, data_seed: int = 0, n_val: int = 10_000):
+def split_data(
+    n_clusters: int = 5,
+    n_points: int = 100_000,
+    data_seed: int = 0,
+    n_val: int = 10_000,
+    n_latent: int = 2,
+    variances: str = "random",
+):
     """Sample ``n_points + n_val`` points of the artificial data and split them.
 
     The training part has exactly ``n_points`` points (the paper's data size); the
@@ -81,6 +97,8 @@ def split_data(n_clusters: int = 5, n_points: int = 100_000, data_seed: int = 0,
         n_points: training points.
         data_seed: seed of :func:`~gin_core.artificial.make_artificial_data`.
         n_val: held-out points (0 for none).
+        n_latent: informative latent variables (2 in the paper).
+        variances: ``"random"`` (the paper) or ``"shared"`` (the negative control).
 
     Returns:
         ``(train, val)``, two :class:`~gin_core.artificial.ArtificialData`; ``val`` is
@@ -88,7 +106,9 @@ def split_data(n_clusters: int = 5, n_points: int = 100_000, data_seed: int = 0,
     """
     if n_val < 0:
         raise ValueError(f"n_val must be >= 0, got {n_val}")
-    data = make_artificial_data(n_clusters, n_points + n_val, seed=data_seed)
+    data = make_artificial_data(
+        n_clusters, n_points + n_val, seed=data_seed, n_informative=n_latent, variances=variances
+    )
     train_part = _subset(data, slice(0, n_points))
     return train_part, (_subset(data, slice(n_points, None)) if n_val else None)
 
@@ -108,13 +128,16 @@ class Evaluation:
     Attributes:
         w: estimated latent of the training data, ``(N, 10)``.
         spectrum: per-variable standard deviations (RMS over classes), sorted.
-        n_informative: number of informative variables read off the spectrum (largest gap).
-        mcc: mean |correlation| between the two true informative variables and their
+        n_informative: number of informative variables read off the spectrum by the book's
+            rule (:data:`~gin_core.book.atlas.DEFAULT_KNEE`: above twice the median).
+        n_informative_gap: the same by the largest drop (``max_gap``), reported beside it.
+        mcc: mean |correlation| between the n true informative variables and their
             matched w (Hungarian matching over all 10 w).
         columns: the matched w column for each true informative variable.
         correlations: per-variable |correlation| of the matching.
-        top_mcc: the same, but matching only among the two most important w of the spectrum.
-        gap: ratio of the 2nd to the 3rd standard deviation of the spectrum.
+        top_mcc: the same, but matching only among the n most important w of the spectrum
+            (the variables the spectrum marks informative when the dimension is right).
+        gap: ratio of the n-th to the (n+1)-th standard deviation of the spectrum.
         affine: the eq. (4) fit of ``(z, z^2)`` on ``(w, w^2)`` (``None`` if not computed).
         val_nll: held-out NLL (nats/dim), or ``None`` without held-out data.
     """
@@ -122,6 +145,7 @@ class Evaluation:
     w: np.ndarray
     spectrum: Spectrum
     n_informative: int
+    n_informative_gap: int
     mcc: float
     columns: np.ndarray
     correlations: np.ndarray
@@ -136,6 +160,7 @@ class Evaluation:
             "mcc": self.mcc,
             "top_mcc": self.top_mcc,
             "n_informative": self.n_informative,
+            "n_informative_gap": self.n_informative_gap,
             "gap": self.gap,
             "spectrum": [float(s) for s in self.spectrum.std],
             "correlations": [float(c) for c in self.correlations],
@@ -161,18 +186,20 @@ def evaluate_run(net, train: ArtificialData, val: ArtificialData | None = None, 
     """
     w = encode(net, train.x)[0].numpy()
     spectrum = latent_spectrum(w, train.u)
-    z = train.z[:, :N_INFORMATIVE].numpy()
+    n = train.n_informative
+    z = train.z[:, :n].numpy()
     score, columns, correlations = mcc(z, w, return_matching=True)
-    top = spectrum.order[:N_INFORMATIVE]
+    top = spectrum.order[:n]
     return Evaluation(
         w=w,
         spectrum=spectrum,
-        n_informative=count_informative(spectrum),
+        n_informative=count_informative(spectrum, DEFAULT_KNEE[0], **DEFAULT_KNEE[1]),
+        n_informative_gap=count_informative(spectrum, "max_gap"),
         mcc=score,
         columns=columns,
         correlations=correlations,
         top_mcc=mcc(z, w[:, top]),
-        gap=float(spectrum.std[N_INFORMATIVE - 1] / spectrum.std[N_INFORMATIVE]),
+        gap=float(spectrum.std[n - 1] / spectrum.std[n]),
         affine=affine_fit(z, w) if with_affine else None,
         val_nll=validation_nll(net, train, val) if val is not None else None,
     )
@@ -215,6 +242,9 @@ def run_artificial(
     noise: float = 0.01,
     volume_preserving: bool = True,
     n_val: int = 10_000,
+    n_latent: int = 2,
+    variances: str = "random",
+    init: str = "identity",
     eval_epochs: tuple[int, ...] = (),
     checkpoint: str | Path | None = None,
     device=None,
@@ -234,6 +264,13 @@ def run_artificial(
         n_epochs, lr, milestones, batch_size, noise: as in :func:`~gin_core.training.train`.
         volume_preserving: GIN (true) or the GLOW-style ablation (false).
         n_val: held-out points used to score the run (not trained on).
+        n_latent: informative latent variables of the data (2 in the paper).
+        variances: ``"random"`` (the paper's data) or ``"shared"`` (negative control).
+        init: ``"identity"`` (the paper: every block starts as the identity), ``"random"`` (the
+            last layer of each subnetwork randomly initialised too, so the flow starts as a random
+            volume-preserving map) or ``"scrambled"`` (identity blocks followed by a fixed
+            diagonal rescaling with product 1, log-scales drawn from N(0, 1) with ``net_seed``
+            and centred; the knee-origin experiment).
         eval_epochs: epochs (``< n_epochs``) after which to evaluate as well, for a
             trajectory; training continues exactly (resume from a checkpoint).
         checkpoint: checkpoint file (default: a temporary one when ``eval_epochs`` is set).
@@ -262,9 +299,13 @@ def run_artificial(
         noise=noise,
         volume_preserving=volume_preserving,
         n_val=n_val,
+        n_latent=n_latent,
+        variances=variances,
+        init=init,
+        generator=GENERATOR_VERSION,
     )
-    train_data, val_data = split_data(n_clusters, n_points, data_seed, n_val)
-    net = artificial_gin(volume_preserving=volume_preserving, seed=net_seed)
+    train_data, val_data = split_data(n_clusters, n_points, data_seed, n_val, n_latent, variances)
+    net = make_learner(init, volume_preserving, net_seed)
     trajectory = []
     with tempfile.TemporaryDirectory() as tmp:
         if checkpoint is None and eval_epochs:
@@ -299,11 +340,30 @@ def run_artificial(
     return ArtificialRun(settings, net, train_data, val_data, history, evaluation, trajectory, seconds)
 
 
+def scrambling_scales(seed: int, spread: float = 1.0) -> torch.Tensor:
+    """Random positive scales with product exactly 1: ``exp(e - mean(e))``, ``e ~ N(0, spread^2)`` (10 values)."""
+    g = torch.Generator().manual_seed(int(seed) + 2_000_003)
+    e = torch.randn(10, generator=g, dtype=torch.float64) * spread
+    return torch.exp(e - e.mean())
+
+
+def make_learner(init: str = "identity", volume_preserving: bool = True, seed: int = 0) -> InvertibleSequential:
+    """The network a run trains: the GIN of Table 2, with the initialisation of :func:`run_artificial`'s ``init``."""
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    net = artificial_gin(volume_preserving=volume_preserving, seed=seed, zero_init_last=init != "random")
+    if init == "scrambled":
+        scaling = DiagonalScaling(scrambling_scales(seed).log().float())
+        net = InvertibleSequential([*net.layers, scaling], net.input_shape)
+    return net
+
+
 def _short(ev: Evaluation) -> dict:
     return {
         "mcc": ev.mcc,
         "top_mcc": ev.top_mcc,
         "n_informative": ev.n_informative,
+        "n_informative_gap": ev.n_informative_gap,
         "gap": ev.gap,
         "val_nll": ev.val_nll,
     }
@@ -321,7 +381,8 @@ def run_record(run: ArtificialRun) -> dict:
 
 
 def _key(record: dict, keys: tuple[str, ...]) -> str:
-    return json.dumps([record[k] for k in keys])
+    # records of older code lack the newer settings: they never match a new request
+    return json.dumps([record.get(k) for k in keys])
 
 
 _SETTING_KEYS = (
@@ -336,6 +397,10 @@ _SETTING_KEYS = (
     "noise",
     "volume_preserving",
     "n_val",
+    "n_latent",
+    "variances",
+    "init",
+    "generator",
 )
 
 
@@ -360,6 +425,7 @@ def seed_sweep(data_seeds, net_seeds=(0,), cache: str | Path | None = None, log=
     records = json.loads(cache.read_text()) if cache is not None and cache.is_file() else []
     known = {_key(r, _SETTING_KEYS): r for r in records}
     defaults = {k: v.default for k, v in _signature_defaults().items()}
+    defaults["generator"] = GENERATOR_VERSION
     out = []
     for data_seed in data_seeds:
         for net_seed in net_seeds:
@@ -375,13 +441,15 @@ def seed_sweep(data_seeds, net_seeds=(0,), cache: str | Path | None = None, log=
                 if log is not None:
                     log(
                         f"data_seed={data_seed} net_seed={net_seed}: mcc={record['mcc']:.3f} "
-                        f"dim={record['n_informative']} val_nll={record['val_nll']} {record['seconds']:.0f}s"
+                        f"top_mcc={record['top_mcc']:.3f} dim={record['n_informative']} "
+                        f"(largest gap {record['n_informative_gap']}) val_nll={record['val_nll']:.4f} "
+                        f"{record['seconds']:.0f}s"
                     )
             out.append(known[key])
     return out
 
 
-_RUN_ARGS = (*_SETTING_KEYS, "eval_epochs", "device", "progress")
+_RUN_ARGS = (*(k for k in _SETTING_KEYS if k != "generator"), "eval_epochs", "device", "progress")
 
 
 def _signature_defaults():
@@ -412,9 +480,19 @@ def select_restart(records: list[dict], score: str = "val_nll") -> dict:
     return records[int(np.argmin(values))]
 
 
-def success(record: dict, threshold: float = 0.95) -> bool:
-    """A clean recovery: MCC at least ``threshold`` and exactly two informative dimensions detected."""
-    return bool(record["mcc"] >= threshold and record["n_informative"] == N_INFORMATIVE)
+def success(record: dict, threshold: float = 0.95, knee: str = "book") -> bool:
+    """A clean recovery: the right dimension read off the spectrum, and the variables it marks informative
+    are the true ones (top-spectrum MCC at least ``threshold``).
+
+    Arguments:
+        record: a run record (:func:`run_record`).
+        threshold: the least top-spectrum MCC.
+        knee: ``"book"`` (the book's rule, ``n_informative``) or ``"max_gap"`` (``n_informative_gap``).
+    """
+    if knee not in ("book", "max_gap"):
+        raise ValueError(f"knee must be 'book' or 'max_gap', got {knee!r}")
+    detected = record["n_informative"] if knee == "book" else record["n_informative_gap"]
+    return bool(record["top_mcc"] >= threshold and detected == record.get("n_latent", 2))
 
 
 def marginal_valley(data: ArtificialData, bins: int = 400) -> np.ndarray:
@@ -489,9 +567,8 @@ def linear_baseline(name: str, data: ArtificialData, seed: int = 0) -> LinearBas
     w = model.fit_transform(data.x.double().numpy())
     seconds = time.perf_counter() - t0
     spectrum = latent_spectrum(w, data.u)
-    return LinearBaseline(
-        name, w, spectrum, count_informative(spectrum), mcc(data.z[:, :N_INFORMATIVE].numpy(), w), seconds
-    )
+    k = count_informative(spectrum, DEFAULT_KNEE[0], **DEFAULT_KNEE[1])
+    return LinearBaseline(name, w, spectrum, k, mcc(data.z[:, : data.n_informative].numpy(), w), seconds)
 
 
 def load_records(path: str | Path) -> list[dict]:
