@@ -234,7 +234,9 @@ def test_linear_baselines_score_like_gin():
     train, _ = split_data(5, 2000, data_seed=0, n_val=0)
     for name in ("PCA", "FastICA"):
         b = linear_baseline(name, train)
-        assert b.w.shape == (2000, 10) and 0 <= b.mcc <= 1 and 0 <= b.n_informative <= 9  # whitened ICA: flat, may count 0
+        assert (
+            b.w.shape == (2000, 10) and 0 <= b.mcc <= 1 and 0 <= b.n_informative <= 9
+        )  # whitened ICA: flat, may count 0
     # on linearly mixed data PCA keeps the true informative plane: its top 2 components span z[:, :2]
     train.x = train.z @ torch.linalg.qr(torch.randn(10, 10, generator=torch.Generator().manual_seed(1)))[0]
     pca = linear_baseline("PCA", train)
@@ -269,3 +271,42 @@ def test_restart_rule_and_tables():
         filter_records(records, lr=1.0)
     table = markdown_table([{"a": 1, "b": 0.123456, "c": True}], {"a": "d", "b": ".3f", "c": ""})
     assert table.splitlines() == ["| a | b | c |", "|---|---|---|", "| 1 | 0.123 | yes |"]
+
+
+def test_protocol_restarts_only_when_the_knee_rules_disagree(tmp_path):
+    from gin_core.book.experiments import Protocol, protocol_score, run_protocol
+
+    cache = tmp_path / "protocol.json"
+    once = Protocol(n_epochs=2, milestones=(1,), net_seeds=(0, 1), restart_when="never")
+    chosen = run_protocol(
+        once, [0], cache=cache, log=None, **{k: v for k, v in TINY.items() if k not in ("n_epochs", "milestones")}
+    )
+    assert chosen[0]["runs"] == 1 and chosen[0]["net_seed"] == 0
+    always = Protocol(n_epochs=2, milestones=(1,), net_seeds=(0, 1), restart_when="always")
+    chosen = run_protocol(
+        always, [0], cache=cache, log=None, **{k: v for k, v in TINY.items() if k not in ("n_epochs", "milestones")}
+    )
+    runs = load_records(cache)
+    assert chosen[0]["runs"] == 2 and len(runs) == 2  # the first run came from the cache
+    assert chosen[0]["val_nll"] == min(r["val_nll"] for r in runs)
+    score = protocol_score(always, chosen)
+    assert score["data_sets"] == 1 and score["runs"] == 2 and score["successes"] == int(success(chosen[0]))
+    # "disagree": a restart only after a run whose two knee rules disagree
+    fake = [{**runs[0], "n_informative": 3, "n_informative_gap": 2}]
+    cache.write_text(json.dumps(fake + runs[1:]))
+    lazy = Protocol(n_epochs=2, milestones=(1,), net_seeds=(0, 1), restart_when="disagree")
+    assert (
+        run_protocol(
+            lazy, [0], cache=cache, log=None, **{k: v for k, v in TINY.items() if k not in ("n_epochs", "milestones")}
+        )[0]["runs"]
+        == 2
+    )
+    cache.write_text(json.dumps(runs))
+    agreed = runs[0]["n_informative"] == runs[0]["n_informative_gap"]
+    assert run_protocol(
+        lazy, [0], cache=cache, log=None, **{k: v for k, v in TINY.items() if k not in ("n_epochs", "milestones")}
+    )[0]["runs"] == (1 if agreed else 2)
+    with pytest.raises(ValueError, match="restart_when"):
+        Protocol(restart_when="sometimes")
+    with pytest.raises(ValueError, match="knee"):
+        Protocol(knee="elbow")

@@ -57,6 +57,9 @@ __all__ = [
     "apply_restart_rule",
     "markdown_table",
     "results_path",
+    "Protocol",
+    "run_protocol",
+    "protocol_score",
 ]
 
 INITS = ("identity", "random", "scrambled")
@@ -641,3 +644,90 @@ def markdown_table(rows: list[dict], columns: dict[str, str]) -> str:
                 cells.append(format(value, spec) if spec else str(value))
         lines.append("| " + " | ".join(cells) + " |")
     return head + "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How the book runs GIN on a new artificial data set, using observable quantities only.
+
+    Attributes:
+        n_epochs, milestones: the schedule (epochs; epochs at which the learning rate is divided by 10).
+        knee: the dimension is read with ``"book"`` (:data:`~gin_core.book.atlas.DEFAULT_KNEE`) or ``"max_gap"``.
+        net_seeds: the network seeds a data set may use, in order (the first is always run).
+        restart_when: ``"never"`` (one run), ``"always"`` (every seed in ``net_seeds``) or ``"disagree"``
+            (the next seed only while the two knee rules disagree on the runs so far).
+        select_by: the observable score that picks among a data set's runs (lowest wins).
+    """
+
+    n_epochs: int = 30
+    milestones: tuple[int, ...] = (10,)
+    knee: str = "book"
+    net_seeds: tuple[int, ...] = (0,)
+    restart_when: str = "never"
+    select_by: str = "val_nll"
+
+    def __post_init__(self):
+        if self.knee not in ("book", "max_gap"):
+            raise ValueError(f"knee must be 'book' or 'max_gap', got {self.knee!r}")
+        if self.restart_when not in ("never", "always", "disagree"):
+            raise ValueError(f"restart_when must be 'never', 'always' or 'disagree', got {self.restart_when!r}")
+        if not self.net_seeds:
+            raise ValueError("a protocol needs at least one network seed")
+
+    def as_dict(self) -> dict:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["milestones"], out["net_seeds"] = list(self.milestones), list(self.net_seeds)
+        return out
+
+
+def _disagree(record: dict) -> bool:
+    return record["n_informative"] != record["n_informative_gap"]
+
+
+def run_protocol(protocol: Protocol, data_seeds, cache=None, log=print, **settings) -> dict[int, dict]:
+    """Apply a :class:`Protocol` to each data seed: train, restart when it says so, keep the best run.
+
+    Arguments:
+        protocol: the frozen protocol.
+        data_seeds: data sets to run it on.
+        cache: JSON file of records (see :func:`seed_sweep`), so that runs are made once.
+        log: per-run log line (``None`` for silence).
+        **settings: further arguments of :func:`run_artificial` (clusters, points, ...).
+
+    Returns:
+        ``{data_seed: record}``: the chosen run, with ``"runs"`` (how many were trained) added.
+    """
+    schedule = dict(n_epochs=protocol.n_epochs, milestones=tuple(protocol.milestones))
+    chosen = {}
+    for data_seed in data_seeds:
+        runs = []
+        for i, net_seed in enumerate(protocol.net_seeds):
+            if i > 0 and protocol.restart_when == "never":
+                break
+            if i > 0 and protocol.restart_when == "disagree" and not any(_disagree(r) for r in runs[-1:]):
+                break
+            runs += seed_sweep([data_seed], [net_seed], cache=cache, log=log, **schedule, **settings)
+        best = select_restart(runs, protocol.select_by)
+        chosen[int(data_seed)] = {**best, "runs": len(runs)}
+    return chosen
+
+
+def protocol_score(protocol: Protocol, chosen: dict[int, dict], threshold: float = 0.95) -> dict:
+    """Successes of a protocol's chosen runs (top-spectrum MCC and dimension by the protocol's knee rule)."""
+    ok = {seed: success(r, threshold, knee=protocol.knee) for seed, r in chosen.items()}
+    return {
+        "successes": sum(ok.values()),
+        "data_sets": len(ok),
+        "runs": sum(r["runs"] for r in chosen.values()),
+        "per_seed": {
+            str(s): {
+                "success": ok[s],
+                "net_seed": r["net_seed"],
+                "top_mcc": r["top_mcc"],
+                "n_informative": r["n_informative"],
+                "n_informative_gap": r["n_informative_gap"],
+                "val_nll": r["val_nll"],
+            }
+            for s, r in chosen.items()
+        },
+    }

@@ -616,3 +616,156 @@ def plot_loss_curve(history: dict, ax=None, title: str = "", label: str = "train
         twin.tick_params(axis="y", colors="C1")
     ax.legend(fontsize=7, loc="upper right")
     return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures of the chapter on the theory's predictions (theory_predictions)
+
+
+def plot_knee_origin(spectra: dict, trajectories: dict, n_latent: int = 2):
+    """Spectra before and after training, and the gap, top-spectrum MCC and detected dimension during training, per initialisation.
+
+    Arguments:
+        spectra: ``{init: (initial, final)}``, each a list of sorted standard deviations (one per run).
+        trajectories: ``{init: [trajectory, ...]}``, each a list of dicts with ``epoch``, ``gap``,
+            ``top_mcc`` and ``n_informative`` (epoch 0 included where measured).
+        n_latent: true number of informative variables (a gray line in the dimension panel).
+
+    Returns:
+        A matplotlib figure: one spectrum panel per initialisation on top, three trajectory panels below.
+    """
+    import matplotlib.pyplot as plt
+
+    if set(spectra) != set(trajectories) or not spectra:
+        raise ValueError("spectra and trajectories need the same, non-empty set of initialisations")
+    fig = _figure(figsize=(4 * max(len(spectra), 3), 7))
+    top, bottom = fig.subfigures(2, 1)
+    spectrum_axes = np.atleast_1d(top.subplots(1, len(spectra), sharey=True))
+    colors = {init: f"C{i}" for i, init in enumerate(spectra)}
+    for ax, (init, (initial, final)) in zip(spectrum_axes, spectra.items()):
+        if len(initial) != len(final):
+            raise ValueError(f"{init}: {len(initial)} initial but {len(final)} final spectra")
+        shades = plt.get_cmap("viridis")(np.linspace(0, 0.85, max(len(final), 1)))  # one shade per run
+        for i, (s0, s1) in enumerate(zip(initial, final)):
+            s0, s1 = as_float64(s0, "spectrum", ndim=1), as_float64(s1, "spectrum", ndim=1)
+            index = np.arange(1, len(s1) + 1)
+            ax.semilogy(index, s0, ":", color=shades[i], lw=1, label="epoch 0" if i == 0 else None)
+            ax.semilogy(index, s1, "o-", color=shades[i], ms=3, lw=1.2, label="end" if i == 0 else None)
+        ax.axvline(n_latent + 0.5, color="0.7", lw=0.8)
+        ax.set(title=f"init = {init}", xlabel="latent variable (sorted)", xticks=index)
+        ax.legend(frameon=False, fontsize=8)
+    spectrum_axes[0].set_ylabel("standard deviation")
+    axes = bottom.subplots(1, 3)
+    for init, runs in trajectories.items():
+        for j, trajectory in enumerate(runs):
+            epochs = [p["epoch"] for p in trajectory]
+            for ax, key in zip(axes, ("gap", "top_mcc", "n_informative")):
+                values = [p[key] for p in trajectory]
+                jitter = 0.06 * (list(spectra).index(init) - 1) if key == "n_informative" else 0
+                ax.plot(
+                    epochs,
+                    np.asarray(values) + jitter,
+                    "-",
+                    marker=".",
+                    color=colors[init],
+                    alpha=0.7,
+                    label=init if j == 0 else None,
+                )
+    axes[0].set_yscale("log")
+    axes[0].set(title=f"gap: std {n_latent} / std {n_latent + 1}", xlabel="epoch")
+    axes[1].set(title="top-spectrum MCC", xlabel="epoch")
+    axes[2].axhline(n_latent, color="0.7", lw=0.8)
+    axes[2].set(title="detected dimension (book's knee rule)", xlabel="epoch")
+    axes[0].legend(frameon=False, fontsize=8)
+    return fig
+
+
+def plot_mcc_strip(groups: dict, ax=None, threshold: float | None = 0.95, ylabel: str = "MCC", seed: int = 0):
+    """A box plot with the individual runs drawn on top (jittered), one column per group.
+
+    Arguments:
+        groups: ``{label: values}``.
+        ax: axes (created if ``None``).
+        threshold: a gray horizontal line (``None``: none).
+        ylabel: the y-axis label.
+        seed: seed of the horizontal jitter.
+
+    Returns:
+        The axes.
+    """
+    if not groups:
+        raise ValueError("no groups to draw")
+    ax = _axes(ax)
+    values = [as_float64(v, "values", ndim=1) for v in groups.values()]
+    ax.boxplot(values, widths=0.5, showfliers=False)
+    rng = np.random.default_rng(seed)
+    for i, v in enumerate(values, start=1):
+        ax.plot(i + rng.uniform(-0.12, 0.12, len(v)), v, "o", color=f"C{i - 1}", ms=5, alpha=0.8)
+    if threshold is not None:
+        ax.axhline(threshold, color="0.7", lw=0.8, ls="--")
+    ax.set_xticks(np.arange(1, len(values) + 1), list(groups), fontsize=8)
+    ax.set_ylabel(ylabel)
+    return ax
+
+
+def plot_symmetry_scan(scans: dict):
+    """Loss change and MCC against the rotation angle of ``M = D R D^-1``, one line style per data set.
+
+    Arguments:
+        scans: ``{label: scan}`` with ``scan`` from :func:`gin_core.book.predictions.symmetry_scan`.
+
+    Returns:
+        A matplotlib figure with two panels.
+    """
+    fig = _figure(figsize=(10, 3.6))
+    ax_loss, ax_mcc = fig.subplots(1, 2)
+    for i, (label, scan) in enumerate(scans.items()):
+        angle = np.asarray(scan["angle"])
+        ax_loss.plot(angle, scan["model_change"], "o-", color=f"C{i}", ms=4, label=f"{label}: model loss")
+        ax_loss.plot(angle, scan["batch_change"], "x--", color=f"C{i}", ms=5, label=f"{label}: batch-statistics loss")
+        ax_mcc.plot(angle, scan["mcc"], "o-", color=f"C{i}", ms=4, label=label)
+    ax_loss.axhline(0, color="0.7", lw=0.8)
+    ax_loss.set(xlabel="rotation angle of R (degrees)", ylabel="loss change (nats per variable)")
+    ax_loss.legend(frameon=False, fontsize=7)
+    ax_mcc.set(xlabel="rotation angle of R (degrees)", ylabel="MCC of w = Mz with z")
+    ax_mcc.legend(frameon=False, fontsize=8)
+    for ax in (ax_loss, ax_mcc):
+        ax.set_xticks(np.arange(0, angle.max() + 1, 45))
+    return fig
+
+
+def plot_conditions(records: list[dict], conditions: dict):
+    """Top-spectrum MCC and detected dimension against the number of conditions K, one colour per n.
+
+    Each run is a dot; the line joins the medians. The dashed vertical line of each colour marks
+    K = 2n + 1, the number of conditions Theorem 1 asks for.
+
+    Arguments:
+        records: runs of the conditions sweep (fields ``n_latent``, ``n_clusters``, ``top_mcc``,
+            ``n_informative``).
+        conditions: ``{n: (K, ...)}``, the settings to draw.
+
+    Returns:
+        A matplotlib figure with two panels.
+    """
+    fig = _figure(figsize=(10, 3.8))
+    ax_mcc, ax_dim = fig.subplots(1, 2)
+    rng = np.random.default_rng(0)
+    for i, (n, ks) in enumerate(conditions.items()):
+        color = f"C{i}"
+        for ax, key in ((ax_mcc, "top_mcc"), (ax_dim, "n_informative")):
+            medians = []
+            for k in ks:
+                values = np.array([r[key] for r in records if r["n_latent"] == n and r["n_clusters"] == k], float)
+                if len(values) == 0:
+                    raise ValueError(f"no records for n={n}, K={k}")
+                ax.plot(k + rng.uniform(-0.15, 0.15, len(values)), values, "o", color=color, ms=4, alpha=0.6)
+                medians.append(np.median(values))
+            ax.plot(ks, medians, "-", color=color, lw=1.5, label=f"n = {n} (median)")
+            ax.axvline(2 * n + 1, color=color, ls="--", lw=1)
+        ax_dim.axhline(n, color=color, lw=0.8, alpha=0.5)
+    ax_mcc.axhline(0.95, color="0.7", lw=0.8)
+    ax_mcc.set(xlabel="number of conditions K", ylabel="top-spectrum MCC")
+    ax_dim.set(xlabel="number of conditions K", ylabel="detected dimension (book's knee rule)")
+    ax_mcc.legend(frameon=False, fontsize=8)
+    return fig

@@ -1,0 +1,450 @@
+r"""Testing the theory's predictions on artificial data: the knee's origin, a negative control, and nk + 1 conditions.
+
+Three helpers for the chapter ``theory_predictions``:
+
+* **the knee at initialisation**: :func:`initial_evaluation` measures a network before training
+  (epoch 0) exactly as :func:`~gin_core.book.experiments.evaluate_run` measures it after;
+* **the exact symmetry of the negative control**: when every condition shares one Gaussian
+  covariance :math:`D^2`, the volume-preserving map :math:`M = D R D^{-1}` (R a rotation) maps every
+  class to a factorial Gaussian with the same variances, so the likelihood cannot tell
+  :math:`w = z` from :math:`w = Mz` (:func:`symmetry_check`); when the variances differ between
+  conditions (the paper's data), it can;
+* **tables from logged records** that refuse to summarise an incomplete sweep
+  (:func:`require_complete`, :func:`summarise`, :func:`conditions_rows`).
+
+All likelihood computations are in float64.
+
+References:
+    Sorrenson et al. (2020), §3.1 (condition (ii), nk + 1 conditions), §3.3 and §4.3,
+    Appendix A.1.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .._checks import as_float64
+from ..artificial import ArtificialData
+from ..loss import GaussianMixtureNLL
+from ..metrics import mcc
+from .experiments import Evaluation, evaluate_run, make_learner, split_data, success
+from .theory import max_identifiable_dims, rotation_2d
+
+__all__ = [
+    "KNEE_SEEDS",
+    "CONTROL_SEEDS",
+    "CONDITION_SEEDS",
+    "CONDITIONS",
+    "TRAINING",
+    "KNEE_EVAL_EPOCHS",
+    "COMMANDS",
+    "require_complete",
+    "summarise",
+    "record_data",
+    "initial_evaluation",
+    "initial_point",
+    "symmetry_map",
+    "factorial_fit",
+    "model_nll",
+    "batch_nll",
+    "population_change",
+    "SymmetryCheck",
+    "symmetry_check",
+    "symmetry_scan",
+    "conditions_rows",
+]
+
+KNEE_SEEDS = tuple(range(10, 15))
+CONTROL_SEEDS = tuple(range(10, 15))
+CONDITION_SEEDS = tuple(range(30, 35))
+#: informative variables n -> numbers of conditions K of the conditions sweep
+CONDITIONS = {2: (3, 4, 5, 7), 4: (5, 7, 9, 12)}
+#: the training schedule of every sweep of the chapter (30 epochs, lr 1e-2 divided by 10 after epoch 10)
+TRAINING = dict(n_epochs=30, lr=1e-2, milestones=(10,))
+KNEE_EVAL_EPOCHS = (5, 10, 15, 20, 25)
+_SWEEP = "OMP_NUM_THREADS=1 python bench/artificial_sweep.py"
+#: the commands that wrote the logged records (one line each)
+COMMANDS = {
+    "knee_origin": [
+        f"{_SWEEP} --name knee_origin --data-seeds 10-14 --epochs 30 --drop 10 --init {init} --eval-every 5"
+        for init in ("scrambled", "identity", "random")
+    ],
+    "negative_control": [
+        f"{_SWEEP} --name negative_control --variances shared --data-seeds 10-14 --epochs 30 --drop 10 --eval-every 0"
+    ],
+    "exp1_drop10_dev": [f"{_SWEEP} --name exp1_drop10_dev --data-seeds 10-19 --epochs 30 --drop 10 --eval-every 0"],
+    "conditions": [
+        f"{_SWEEP} --name conditions --n-latent {n} --clusters {k} --data-seeds 30-34 --epochs 30 --drop 10 "
+        "--n-points 50000 --n-val 5000 --eval-every 0"
+        for n, ks in CONDITIONS.items()
+        for k in ks
+    ],
+}
+
+
+def require_complete(records: list[dict], **values) -> list[dict]:
+    """Check that ``records`` hold exactly one run for every combination of the given setting values.
+
+    Arguments:
+        records: sweep records (:func:`~gin_core.book.experiments.run_record`).
+        **values: for each setting, the values the sweep must cover, e.g.
+            ``init=("identity", "random"), data_seed=range(10, 15)``.
+
+    Returns:
+        The records, one per combination, in the order of :func:`itertools.product` of the values.
+
+    Raises:
+        ValueError: a combination has no record (the sweep is incomplete, e.g. still running) or
+            more than one; the message lists them.
+    """
+    if not values:
+        raise ValueError("name at least one setting whose values the records must cover")
+    keys = list(values)
+    for key in keys:
+        if records and key not in records[0]:
+            raise KeyError(f"records have no field {key!r}")
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        groups.setdefault(tuple(r.get(k) for k in keys), []).append(r)
+    combos = list(itertools.product(*(list(values[k]) for k in keys)))
+
+    def name(combo):
+        return "(" + ", ".join(f"{k}={v!r}" for k, v in zip(keys, combo)) + ")"
+
+    missing = [name(c) for c in combos if c not in groups]
+    if missing:
+        raise ValueError(
+            f"incomplete records: no run for {len(missing)} of {len(combos)} settings: {', '.join(missing)} "
+            "(is the sweep that writes them still running?)"
+        )
+    doubled = [name(c) for c in combos if len(groups[c]) > 1]
+    if doubled:
+        raise ValueError(f"more than one run for {', '.join(doubled)}; filter the records first")
+    return [groups[c][0] for c in combos]
+
+
+def summarise(records: list[dict]) -> dict:
+    """Scalar summary of a group of runs: MCCs, detected dimension, gap and successes.
+
+    Arguments:
+        records: runs of one setting (at least one).
+
+    Returns:
+        A dict with ``runs``, ``median_top_mcc``, ``min_top_mcc``, ``median_mcc``, ``min_mcc``,
+        ``right_dim`` (runs whose detected dimension, by the book's knee rule, is ``n_latent``),
+        ``frac_right_dim``, ``median_gap`` (n-th over (n+1)-th standard deviation) and
+        ``successes`` (:func:`~gin_core.book.experiments.success`).
+    """
+    if not records:
+        raise ValueError("no records to summarise")
+    top = np.array([r["top_mcc"] for r in records])
+    full = np.array([r["mcc"] for r in records])
+    right = sum(int(r["n_informative"] == r.get("n_latent", 2)) for r in records)
+    return {
+        "runs": len(records),
+        "median_top_mcc": float(np.median(top)),
+        "min_top_mcc": float(top.min()),
+        "median_mcc": float(np.median(full)),
+        "min_mcc": float(full.min()),
+        "right_dim": right,
+        "frac_right_dim": right / len(records),
+        "median_gap": float(np.median([r["gap"] for r in records])),
+        "successes": sum(success(r) for r in records),
+    }
+
+
+def record_data(record: dict, n_points: int | None = None) -> ArtificialData:
+    """The training data of a logged run, regenerated from its settings.
+
+    Arguments:
+        record: a run record (its settings are used, not its results).
+        n_points: keep only the first ``n_points`` training points (``None``: all of them, exactly
+            the run's training set).
+
+    Returns:
+        An :class:`~gin_core.artificial.ArtificialData`.
+    """
+    train, _ = split_data(
+        record["n_clusters"],
+        record["n_points"],
+        record["data_seed"],
+        record["n_val"],
+        record.get("n_latent", 2),
+        record.get("variances", "random"),
+    )
+    if n_points is None:
+        return train
+    if not 2 * train.n_clusters <= n_points <= len(train.x):
+        raise ValueError(f"n_points must lie in [{2 * train.n_clusters}, {len(train.x)}], got {n_points}")
+    keep = slice(0, n_points)
+    return ArtificialData(
+        train.x[keep], train.u[keep], train.z[keep], train.means, train.stds, train.seed, train.variances
+    )
+
+
+def initial_evaluation(record: dict, train: ArtificialData | None = None) -> Evaluation:
+    """The network of a logged run *before* training, measured as the run is measured after training.
+
+    Builds :func:`~gin_core.book.experiments.make_learner` with the run's ``init`` and ``net_seed``
+    and evaluates it with :func:`~gin_core.book.experiments.evaluate_run` (no affine fit, no
+    held-out score): the epoch-0 point of the run's trajectory. Cheap: one pass over the data.
+
+    Arguments:
+        record: a run record (its settings are used, not its results).
+        train: the data to encode (default: the run's training data, :func:`record_data`); pass a
+            prefix of it to save time.
+
+    Returns:
+        An :class:`~gin_core.book.experiments.Evaluation`.
+
+    References:
+        Sorrenson et al. (2020), §4.3.1 and Table 2 (the network).
+    """
+    train = record_data(record) if train is None else train
+    if train.seed != record["data_seed"] or train.n_clusters != record["n_clusters"]:
+        raise ValueError("train is not the data of this record (other data seed or number of clusters)")
+    net = make_learner(record.get("init", "identity"), record["volume_preserving"], record["net_seed"])
+    return evaluate_run(net, train, None, with_affine=False)
+
+
+def initial_point(evaluation: Evaluation) -> dict:
+    """An epoch-0 trajectory point (the fields of a record's ``trajectory``) from :func:`initial_evaluation`."""
+    return {
+        "epoch": 0,
+        "mcc": evaluation.mcc,
+        "top_mcc": evaluation.top_mcc,
+        "n_informative": evaluation.n_informative,
+        "n_informative_gap": evaluation.n_informative_gap,
+        "gap": evaluation.gap,
+        "spectrum": [float(s) for s in evaluation.spectrum.std],
+    }
+
+
+def symmetry_map(stds, rotation) -> np.ndarray:
+    r"""The volume-preserving linear map :math:`M = D R D^{-1}` that maps :math:`N(0, D^2)` to itself.
+
+    :math:`M D^2 M^\top = D R R^\top D = D^2` and :math:`\det M = \det R = 1`.
+
+    Arguments:
+        stds: the diagonal of D, ``(n,)``, positive.
+        rotation: R, ``(n, n)``, orthogonal with determinant +1 (e.g.
+            :func:`~gin_core.book.theory.random_rotation`).
+
+    Returns:
+        ``(n, n)`` float64.
+
+    References:
+        Sorrenson et al. (2020), §3.1, condition (ii) (what fails when it holds for every condition).
+    """
+    d = as_float64(stds, "stds", ndim=1)
+    r = as_float64(rotation, "rotation", ndim=2)
+    if r.shape != (len(d), len(d)):
+        raise ValueError(f"rotation must be ({len(d)}, {len(d)}) to match stds, got {r.shape}")
+    if np.any(d <= 0):
+        raise ValueError("stds must be positive")
+    if not np.allclose(r @ r.T, np.eye(len(d)), atol=1e-10) or np.linalg.det(r) < 0:
+        raise ValueError("rotation must be orthogonal with determinant +1")
+    return d[:, None] * r / d[None, :]
+
+
+def factorial_fit(means, stds, M) -> tuple[np.ndarray, np.ndarray]:
+    r"""The factorial Gaussian that best fits each class of :math:`w = Mz` when :math:`z \mid u \sim N(\mu(u), \mathrm{diag}(\sigma(u))^2)`.
+
+    The class of :math:`w` is :math:`N(M\mu(u), M\,\mathrm{diag}(\sigma(u)^2) M^\top)`; its best
+    factorial fit (in likelihood) keeps the means and the diagonal of the covariance.
+
+    Arguments:
+        means, stds: ``(K, n)``, one row per condition.
+        M: ``(n, n)``.
+
+    Returns:
+        ``(means_w, stds_w)``, each ``(K, n)``.
+    """
+    means = as_float64(means, "means", ndim=2)
+    stds = as_float64(stds, "stds", ndim=2)
+    M = as_float64(M, "M", ndim=2)
+    if means.shape != stds.shape or M.shape != (means.shape[1],) * 2:
+        raise ValueError(f"need means and stds (K, n) and M (n, n); got {means.shape}, {stds.shape}, {M.shape}")
+    var_w = np.einsum("ij,cj,ij->ci", M, stds**2, M)  # diag(M diag(s^2) M^T) per class
+    return means @ M.T, np.sqrt(var_w)
+
+
+def model_nll(w, u, means, stds) -> float:
+    r"""Per-dimension NLL of ``w`` under the factorial Gaussian model with the given class parameters (float64).
+
+    :class:`~gin_core.loss.GaussianMixtureNLL` with ``learned=True`` and its parameters set to
+    ``means`` and ``log(stds)``: the loss of eq. (7) for a *given* model, not a batch fit.
+
+    Arguments:
+        w: ``(N, n)`` codes.
+        u: ``(N,)`` integer labels.
+        means, stds: ``(K, n)``.
+
+    Returns:
+        The mean NLL in nats per dimension.
+    """
+    means = torch.from_numpy(as_float64(means, "means", ndim=2))
+    stds = torch.from_numpy(as_float64(stds, "stds", ndim=2))
+    w = torch.as_tensor(w, dtype=torch.float64)
+    loss = GaussianMixtureNLL(means.shape[0], means.shape[1], learned=True).double()
+    with torch.no_grad():
+        loss.prior.means.copy_(means)
+        loss.prior.log_stds.copy_(stds.log())
+        return float(loss(w, torch.as_tensor(u)))
+
+
+def batch_nll(w, u, n_classes: int) -> float:
+    """The training loss with batch statistics (the paper's), on all of ``w`` at once, float64, nats per dimension."""
+    w = torch.as_tensor(w, dtype=torch.float64)
+    return float(GaussianMixtureNLL(n_classes, w.shape[1])(w, torch.as_tensor(u)))
+
+
+def population_change(stds, M, weights=None) -> float:
+    r"""Exact change of the expected loss (nats per dimension) when :math:`w = Mz` replaces :math:`w = z`.
+
+    With the best factorial fit of every class (:func:`factorial_fit`), the expected NLL of class
+    u changes by :math:`\tfrac12\big(\sum_i \log (M\Sigma_u M^\top)_{ii} - \log\det\Sigma_u\big)`
+    for :math:`\det M = 1`: zero when :math:`M\Sigma_u M^\top` is diagonal, positive otherwise
+    (Hadamard's inequality).
+
+    Arguments:
+        stds: ``(K, n)`` class standard deviations of z.
+        M: ``(n, n)`` with determinant 1.
+        weights: class probabilities (default: equal, as the artificial data draw labels).
+
+    Returns:
+        The change, averaged over classes and divided by n.
+    """
+    stds = as_float64(stds, "stds", ndim=2)
+    M = as_float64(M, "M", ndim=2)
+    if abs(np.linalg.det(M) - 1) > 1e-9:
+        raise ValueError(f"M must have determinant 1 (volume preserving), got {np.linalg.det(M)}")
+    weights = np.full(len(stds), 1 / len(stds)) if weights is None else as_float64(weights, "weights", ndim=1)
+    _, stds_w = factorial_fit(np.zeros_like(stds), stds, M)
+    per_class = np.log(stds_w).sum(1) - np.log(stds).sum(1)  # = (sum log diag - log det) / 2
+    return float(weights @ per_class / stds.shape[1])
+
+
+@dataclass
+class SymmetryCheck:
+    """What the map :math:`w = Mz`, :math:`M = D R D^{-1}`, does to the loss and to the MCC.
+
+    Attributes:
+        M: the map, ``(n, n)``.
+        det: its determinant (1).
+        loss_z: model NLL of the true latent under the true model (nats/dim).
+        loss_w: model NLL of ``w = Mz`` under the best factorial fit of each class.
+        model_change: ``loss_w - loss_z``.
+        batch_change: the same change of the batch-statistics loss (the training loss).
+        population_change: the exact expected change (:func:`population_change`).
+        mcc: MCC between z and w (1 for the identity).
+    """
+
+    M: np.ndarray
+    det: float
+    loss_z: float
+    loss_w: float
+    model_change: float
+    batch_change: float
+    population_change: float
+    mcc: float
+
+
+def symmetry_check(data: ArtificialData, rotation, reference: int = 0) -> SymmetryCheck:
+    r"""Apply :math:`M = D R D^{-1}` (D: the class standard deviations of class ``reference``) to the informative part of z.
+
+    M is a symmetry of the reference class. If every class has the covariance :math:`D^2`
+    (``variances="shared"``), it is a symmetry of every class, and the model
+    :math:`(M\mu(u), D)` gives ``w = Mz`` exactly the likelihood that the true model gives z. If
+    the variances change across classes, the best factorial fit of ``w`` is worse.
+
+    The other ``10 - n`` variables of z are left alone by M; they add the same amount to every
+    loss and are left out.
+
+    Arguments:
+        data: artificial data (its ``z``, ``u``, ``means`` and ``stds`` are used).
+        rotation: ``(n, n)`` rotation, n = ``data.n_informative``.
+        reference: the class whose covariance M preserves.
+
+    Returns:
+        A :class:`SymmetryCheck`.
+
+    References:
+        Sorrenson et al. (2020), §3.1 condition (ii), Appendix A.1.
+    """
+    n = data.n_informative
+    z = data.z[:, :n].double().numpy()
+    means, stds = data.means.double().numpy(), data.stds.double().numpy()
+    M = symmetry_map(stds[reference], rotation)
+    w = z @ M.T
+    means_w, stds_w = factorial_fit(means, stds, M)
+    loss_z, loss_w = model_nll(z, data.u, means, stds), model_nll(w, data.u, means_w, stds_w)
+    return SymmetryCheck(
+        M=M,
+        det=float(np.linalg.det(M)),
+        loss_z=loss_z,
+        loss_w=loss_w,
+        model_change=loss_w - loss_z,
+        batch_change=batch_nll(w, data.u, data.n_clusters) - batch_nll(z, data.u, data.n_clusters),
+        population_change=population_change(stds, M, np.bincount(data.u.numpy(), minlength=len(stds)) / len(z)),
+        mcc=mcc(z, w),
+    )
+
+
+def symmetry_scan(data: ArtificialData, angles, reference: int = 0) -> dict[str, np.ndarray]:
+    """:func:`symmetry_check` for 2-d rotations by each angle (degrees); needs ``n_informative == 2``.
+
+    Returns:
+        ``{"angle", "model_change", "batch_change", "population_change", "mcc"}``, arrays over the angles.
+    """
+    if data.n_informative != 2:
+        raise ValueError(f"the scan rotates two variables; the data have {data.n_informative}")
+    checks = [symmetry_check(data, rotation_2d(a), reference) for a in angles]
+    out = {"angle": np.asarray(angles, dtype=float)}
+    for key in ("model_change", "batch_change", "population_change", "mcc"):
+        out[key] = np.array([getattr(c, key) for c in checks])
+    return out
+
+
+def conditions_rows(records: list[dict], conditions: dict | None = None, data_seeds=CONDITION_SEEDS) -> list[dict]:
+    """One summary row per (n informative variables, K conditions) of the conditions sweep.
+
+    Arguments:
+        records: records of the sweep (filter them to one schedule and data size first).
+        conditions: ``{n: (K, ...)}`` the sweep must cover (default :data:`CONDITIONS`).
+        data_seeds: the data seeds every setting must have.
+
+    Returns:
+        Rows with ``n``, ``K``, ``needed`` (2n + 1, Theorem 1 with k = 2), ``enough`` (K >= 2n + 1),
+        and the fields of :func:`summarise`.
+
+    Raises:
+        ValueError: a setting lacks a run (:func:`require_complete`).
+
+    References:
+        Sorrenson et al. (2020), §3.1 and Appendix A.1 (nk + 1 conditions), §4.3.2.
+    """
+    conditions = CONDITIONS if conditions is None else conditions
+    rows = []
+    for n, ks in conditions.items():
+        for k in ks:
+            group = require_complete(
+                [r for r in records if r["n_latent"] == n and r["n_clusters"] == k],
+                n_latent=(n,),
+                n_clusters=(k,),
+                data_seed=data_seeds,
+            )
+            rows.append(
+                {
+                    "n": n,
+                    "K": k,
+                    "needed": 2 * n + 1,
+                    "enough": max_identifiable_dims(k, 2) >= n,
+                    **summarise(group),
+                }
+            )
+    return rows

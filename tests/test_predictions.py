@@ -1,0 +1,276 @@
+"""Tests of gin_core.book.predictions and its figures (the chapter theory_predictions).
+
+* the exact symmetry M = D R D^-1 of classes with one shared covariance (float64): it keeps the
+  Gaussian, leaves the model loss unchanged on shared-variance data and raises it on the paper's;
+* the shared-variance data have one standard deviation for every class and variable;
+* the best factorial fit, the model NLL (against SciPy) and the expected loss change;
+* the epoch-0 evaluation of a run's network (the paper's start is a permutation of x);
+* the tables from records, which refuse incomplete or doubled sweeps;
+* the four figures of the chapter.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from scipy.stats import norm
+
+import gin_core
+from gin_core.book import plots, predictions
+from gin_core.book.theory import random_rotation, rotation_2d
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def shared():
+    return gin_core.make_artificial_data(5, 20_000, seed=3, variances="shared")
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return gin_core.make_artificial_data(5, 20_000, seed=3, variances="random")
+
+
+# --- the symmetry ----------------------------------------------------------------------------
+
+
+def test_symmetry_map_keeps_the_gaussian_and_the_volume():
+    d = np.array([0.5, 2.0, 3.0])
+    M = predictions.symmetry_map(d, random_rotation(3, seed=4))
+    np.testing.assert_allclose(M @ np.diag(d**2) @ M.T, np.diag(d**2), atol=1e-12)
+    assert abs(np.linalg.det(M) - 1) < 1e-12
+    assert np.abs(M - np.diag(np.diag(M))).max() > 0.1  # it mixes the variables
+
+
+def test_symmetry_map_rejects_bad_input():
+    with pytest.raises(ValueError, match="determinant"):
+        predictions.symmetry_map([1.0, 2.0], np.diag([1.0, -1.0]))  # a reflection
+    with pytest.raises(ValueError, match="orthogonal"):
+        predictions.symmetry_map([1.0, 2.0], np.array([[1.0, 1.0], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="match"):
+        predictions.symmetry_map([1.0, 2.0, 3.0], rotation_2d(30))
+    with pytest.raises(ValueError, match="positive"):
+        predictions.symmetry_map([1.0, 0.0], rotation_2d(30))
+
+
+def test_shared_variance_data_have_one_standard_deviation(shared, paper):
+    assert torch.equal(shared.stds, shared.stds[0, 0].expand_as(shared.stds))
+    z = shared.z[:, :2].double()
+    sample = torch.stack([z[shared.u == c].std(0) for c in range(5)])
+    np.testing.assert_allclose(sample.numpy(), shared.stds.double().numpy(), rtol=0.05)
+    assert torch.equal(shared.means, paper.means)  # the same draw; only the variances differ
+    assert paper.stds.unique().numel() == paper.stds.numel()  # the paper's: all different
+
+
+def test_symmetry_is_exact_with_shared_variances(shared):
+    check = predictions.symmetry_check(shared, rotation_2d(45))
+    assert abs(check.det - 1) < 1e-12
+    assert abs(check.model_change) < 1e-9 and abs(check.loss_w - check.loss_z) < 1e-9
+    assert abs(check.population_change) < 1e-12
+    assert abs(check.batch_change) < 1e-3  # sampling error only
+    assert check.mcc < 0.8  # although the variables are mixed
+
+
+def test_the_same_map_costs_likelihood_on_the_papers_data(paper):
+    check = predictions.symmetry_check(paper, rotation_2d(45))
+    assert abs(check.det - 1) < 1e-12
+    assert check.population_change > 1e-3
+    assert check.model_change > 1e-3 and check.batch_change > 1e-3
+    assert check.model_change == pytest.approx(check.population_change, rel=0.2)
+    scan = predictions.symmetry_scan(paper, [0, 30, 90, 120, 180])
+    np.testing.assert_allclose(scan["population_change"][[0, 2, 4]], 0, atol=1e-12)  # identity and swaps
+    assert (scan["population_change"][[1, 3]] > 1e-3).all()
+    np.testing.assert_allclose(scan["mcc"][[0, 2, 4]], 1, atol=1e-9)
+
+
+def test_symmetry_scan_needs_two_variables():
+    four = gin_core.make_artificial_data(9, 200, seed=0, n_informative=4)
+    with pytest.raises(ValueError, match="two"):
+        predictions.symmetry_scan(four, [0, 45])
+    check = predictions.symmetry_check(four, random_rotation(4, seed=1))  # any n works for one check
+    assert check.population_change > 0
+
+
+def test_factorial_fit_matches_the_sample(paper):
+    M = predictions.symmetry_map(paper.stds[0].double().numpy(), rotation_2d(30))
+    means_w, stds_w = predictions.factorial_fit(paper.means.double().numpy(), paper.stds.double().numpy(), M)
+    w = paper.z[:, :2].double().numpy() @ M.T
+    u = paper.u.numpy()
+    for c in range(5):
+        np.testing.assert_allclose(w[u == c].mean(0), means_w[c], atol=0.1)
+        np.testing.assert_allclose(w[u == c].std(0), stds_w[c], rtol=0.05)
+    with pytest.raises(ValueError, match="M"):
+        predictions.factorial_fit(np.zeros((5, 2)), np.ones((5, 2)), np.eye(3))
+
+
+def test_model_nll_and_population_change():
+    rng = np.random.default_rng(0)
+    means, stds = rng.normal(size=(3, 2)), rng.uniform(0.5, 2, (3, 2))
+    u = rng.integers(0, 3, 400)
+    w = rng.normal(size=(400, 2))
+    expected = -norm.logpdf(w, means[u], stds[u]).sum(1).mean() / 2
+    assert predictions.model_nll(w, torch.from_numpy(u), means, stds) == pytest.approx(expected, abs=1e-12)
+    assert predictions.population_change(stds, np.eye(2)) == 0
+    assert predictions.population_change(stds, rotation_2d(20)) > 0
+    with pytest.raises(ValueError, match="determinant 1"):
+        predictions.population_change(stds, 2 * np.eye(2))
+
+
+def test_batch_nll_is_the_training_loss(paper):
+    z = paper.z.double()
+    assert predictions.batch_nll(z, paper.u, 5) == pytest.approx(gin_core.GaussianMixtureNLL(5, 10)(z, paper.u).item())
+
+
+# --- epoch 0 ---------------------------------------------------------------------------------
+
+RECORD = dict(
+    n_clusters=5,
+    n_points=600,
+    n_val=100,
+    data_seed=1,
+    net_seed=0,
+    n_latent=2,
+    variances="random",
+    init="identity",
+    volume_preserving=True,
+)
+
+
+def test_record_data_is_the_training_set_and_its_prefix():
+    train = predictions.record_data(RECORD)
+    full, _ = gin_core.book.experiments.split_data(5, 600, 1, 100)
+    assert torch.equal(train.x, full.x) and torch.equal(train.z, full.z)
+    part = predictions.record_data(RECORD, 200)
+    assert torch.equal(part.x, full.x[:200]) and torch.equal(part.u, full.u[:200])
+    with pytest.raises(ValueError, match="n_points"):
+        predictions.record_data(RECORD, 601)
+
+
+def test_the_papers_start_is_a_permutation_of_x_and_scrambling_keeps_the_volume():
+    train = predictions.record_data(RECORD)
+    start = predictions.initial_evaluation(RECORD, train)
+    np.testing.assert_allclose(start.spectrum.std, gin_core.latent_spectrum(train.x, train.u).std, rtol=1e-6)
+    assert start.mcc == pytest.approx(gin_core.mcc(train.z[:, :2], train.x))
+    scrambled = predictions.initial_evaluation({**RECORD, "init": "scrambled"}, train)
+    assert np.log(scrambled.spectrum.std).sum() == pytest.approx(np.log(start.spectrum.std).sum(), abs=1e-4)
+    assert not np.allclose(scrambled.spectrum.std, start.spectrum.std)
+    point = predictions.initial_point(start)
+    assert point["epoch"] == 0 and point["gap"] == start.gap and len(point["spectrum"]) == 10
+    with pytest.raises(ValueError, match="not the data"):
+        predictions.initial_evaluation({**RECORD, "data_seed": 2}, train)
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def fake(**settings):
+    base = dict(mcc=0.99, top_mcc=0.99, n_informative=2, n_latent=2, gap=10.0, init="identity", data_seed=0)
+    return {**base, **settings}
+
+
+def test_require_complete_orders_and_refuses_gaps():
+    records = [fake(init=i, data_seed=s) for s in (1, 0) for i in ("random", "identity")]
+    ordered = predictions.require_complete(records, init=("identity", "random"), data_seed=range(2))
+    assert [(r["init"], r["data_seed"]) for r in ordered] == [
+        ("identity", 0),
+        ("identity", 1),
+        ("random", 0),
+        ("random", 1),
+    ]
+    with pytest.raises(
+        ValueError, match=r"incomplete records: no run for 1 of 4 settings: \(init='random', data_seed=1\)"
+    ):
+        predictions.require_complete(records[1:], init=("identity", "random"), data_seed=range(2))
+    with pytest.raises(ValueError, match="more than one run"):
+        predictions.require_complete(records + records[:1], init=("identity", "random"), data_seed=range(2))
+    with pytest.raises(ValueError, match="incomplete"):
+        predictions.require_complete([], data_seed=(0,))
+    with pytest.raises(KeyError, match="no field"):
+        predictions.require_complete(records, seed=(0,))
+
+
+def test_summarise_counts_successes_and_dimensions():
+    records = [
+        fake(),
+        fake(top_mcc=0.9, mcc=0.97),  # right dimension, variables not recovered
+        fake(n_informative=3, gap=1.0),  # recovered, wrong dimension
+    ]
+    s = predictions.summarise(records)
+    assert s["runs"] == 3 and s["successes"] == 1 and s["right_dim"] == 2
+    assert s["frac_right_dim"] == pytest.approx(2 / 3)
+    assert s["min_top_mcc"] == 0.9 and s["median_top_mcc"] == 0.99 and s["median_gap"] == 10.0
+    with pytest.raises(ValueError, match="no records"):
+        predictions.summarise([])
+
+
+def test_conditions_rows_mark_the_threshold_and_need_every_run():
+    conditions = {2: (3, 5), 4: (9,)}
+    records = [
+        fake(n_latent=n, n_clusters=k, data_seed=s, n_informative=n, top_mcc=0.5 if k < 2 * n + 1 else 0.99)
+        for n, ks in conditions.items()
+        for k in ks
+        for s in (0, 1)
+    ]
+    rows = predictions.conditions_rows(records, conditions, data_seeds=(0, 1))
+    assert [(r["n"], r["K"], r["needed"], r["enough"]) for r in rows] == [
+        (2, 3, 5, False),
+        (2, 5, 5, True),
+        (4, 9, 9, True),
+    ]
+    assert [r["successes"] for r in rows] == [0, 2, 2]
+    with pytest.raises(ValueError, match=r"n_clusters=9, data_seed=1"):
+        predictions.conditions_rows(records[:-1], conditions, data_seeds=(0, 1))
+
+
+def test_commands_cover_every_setting_of_the_chapter():
+    lines = predictions.COMMANDS["conditions"]
+    assert len(lines) == sum(len(ks) for ks in predictions.CONDITIONS.values())
+    assert all("--n-points 50000" in c and "--data-seeds 30-34" in c for c in lines)
+    assert {c.split("--init ")[1].split()[0] for c in predictions.COMMANDS["knee_origin"]} == {
+        "identity",
+        "random",
+        "scrambled",
+    }
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+def test_knee_origin_figure():
+    spectra = {i: ([np.geomspace(3, 0.1, 10)] * 2, [np.geomspace(1, 0.01, 10)] * 2) for i in ("identity", "random")}
+    trajectory = [{"epoch": e, "gap": 2.0 + e, "top_mcc": 0.9, "n_informative": 2} for e in (0, 5, 10)]
+    trajectories = {i: [trajectory, trajectory] for i in spectra}
+    fig = plots.plot_knee_origin(spectra, trajectories)
+    assert len(fig.axes) == 5
+    np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), np.geomspace(1, 0.01, 10))
+    assert fig.axes[2].get_yscale() == "log"
+    with pytest.raises(ValueError, match="same"):
+        plots.plot_knee_origin(spectra, {"identity": [trajectory]})
+    with pytest.raises(ValueError, match="initial"):
+        plots.plot_knee_origin({"identity": ([np.ones(10)], [])}, {"identity": [trajectory]})
+
+
+def test_strip_symmetry_and_conditions_figures(paper):
+    ax = plots.plot_mcc_strip({"a": [0.7, 0.8], "b": [0.99, 0.98, 0.97]})
+    assert len(ax.lines) >= 2 and [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    with pytest.raises(ValueError, match="no groups"):
+        plots.plot_mcc_strip({})
+    scan = predictions.symmetry_scan(paper, [0, 45, 90])
+    fig = plots.plot_symmetry_scan({"paper": scan})
+    assert len(fig.axes) == 2
+    np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), scan["mcc"])
+    records = [fake(n_latent=2, n_clusters=k, top_mcc=0.5 + 0.1 * k) for k in (3, 5)]
+    fig = plots.plot_conditions(records, {2: (3, 5)})
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError, match="no records"):
+        plots.plot_conditions(records, {2: (3, 7)})
