@@ -310,3 +310,15 @@ def test_protocol_restarts_only_when_the_knee_rules_disagree(tmp_path):
         Protocol(restart_when="sometimes")
     with pytest.raises(ValueError, match="knee"):
         Protocol(knee="elbow")
+
+
+def test_sweep_summary_counts_the_kinds_of_failure():
+    from gin_core.book.experiments import sweep_summary
+
+    base = {"mcc": 0.99, "top_mcc": 0.99, "n_informative": 2, "n_informative_gap": 2, "n_latent": 2}
+    records = [base, {**base, "n_informative": 3}, {**base, "top_mcc": 0.9}, {**base, "n_informative_gap": 1}]
+    s = sweep_summary(records)
+    assert (s["runs"], s["ok"], s["ok_gap"], s["misread"], s["low_top_mcc"]) == (4, 2, 2, 1, 1)
+    assert s["min_top_mcc"] == 0.9 and s["median_top_mcc"] == 0.99
+    with pytest.raises(ValueError, match="no records"):
+        sweep_summary([])

@@ -60,6 +60,7 @@ __all__ = [
     "Protocol",
     "run_protocol",
     "protocol_score",
+    "sweep_summary",
 ]
 
 INITS = ("identity", "random", "scrambled")
@@ -730,4 +731,27 @@ def protocol_score(protocol: Protocol, chosen: dict[int, dict], threshold: float
             }
             for s, r in chosen.items()
         },
+    }
+
+
+def sweep_summary(records: list[dict], threshold: float = 0.95) -> dict:
+    """Counts over a sweep's records: successes by either knee rule, and why the failures failed.
+
+    Returns:
+        ``{"runs", "ok", "ok_gap", "misread", "low_top_mcc", "min_top_mcc", "median_top_mcc"}``: successes by the
+        book's rule and by the largest drop; failures (book's rule) with the wrong dimension, and with the right
+        dimension but a top-spectrum MCC below ``threshold``; the least and median top-spectrum MCC.
+    """
+    if not records:
+        raise ValueError("no records to summarise")
+    failed = [r for r in records if not success(r, threshold)]
+    top = [r["top_mcc"] for r in records]
+    return {
+        "runs": len(records),
+        "ok": len(records) - len(failed),
+        "ok_gap": sum(success(r, threshold, knee="max_gap") for r in records),
+        "misread": sum(r["n_informative"] != r.get("n_latent", 2) for r in failed),
+        "low_top_mcc": sum(r["n_informative"] == r.get("n_latent", 2) for r in failed),
+        "min_top_mcc": float(min(top)),
+        "median_top_mcc": float(np.median(top)),
     }

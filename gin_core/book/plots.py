@@ -734,7 +734,7 @@ def plot_symmetry_scan(scans: dict):
     return fig
 
 
-def plot_conditions(records: list[dict], conditions: dict):
+def plot_conditions(records: list[dict], conditions: dict, initial: list[dict] | None = None):
     """Top-spectrum MCC and detected dimension against the number of conditions K, one colour per n.
 
     Each run is a dot; the line joins the medians. The dashed vertical line of each colour marks
@@ -744,6 +744,8 @@ def plot_conditions(records: list[dict], conditions: dict):
         records: runs of the conditions sweep (fields ``n_latent``, ``n_clusters``, ``top_mcc``,
             ``n_informative``).
         conditions: ``{n: (K, ...)}``, the settings to draw.
+        initial: the same fields for the untrained networks (epoch 0), drawn as dotted median lines
+            with open markers; ``None`` for none.
 
     Returns:
         A matplotlib figure with two panels.
@@ -761,7 +763,12 @@ def plot_conditions(records: list[dict], conditions: dict):
                     raise ValueError(f"no records for n={n}, K={k}")
                 ax.plot(k + rng.uniform(-0.15, 0.15, len(values)), values, "o", color=color, ms=4, alpha=0.6)
                 medians.append(np.median(values))
-            ax.plot(ks, medians, "-", color=color, lw=1.5, label=f"n = {n} (median)")
+            ax.plot(ks, medians, "-", color=color, lw=1.5, label=f"n = {n}, trained (median)")
+            if initial is not None:
+                start = [
+                    np.median([r[key] for r in initial if r["n_latent"] == n and r["n_clusters"] == k]) for k in ks
+                ]
+                ax.plot(ks, start, ":", marker="o", mfc="none", color=color, lw=1.2, label=f"n = {n}, epoch 0 (median)")
             ax.axvline(2 * n + 1, color=color, ls="--", lw=1)
         ax_dim.axhline(n, color=color, lw=0.8, alpha=0.5)
     ax_mcc.axhline(0.95, color="0.7", lw=0.8)

@@ -46,6 +46,7 @@ __all__ = [
     "summarise",
     "record_data",
     "initial_evaluation",
+    "initial_evaluations",
     "initial_point",
     "symmetry_map",
     "factorial_fit",
@@ -209,6 +210,26 @@ def initial_evaluation(record: dict, train: ArtificialData | None = None) -> Eva
         raise ValueError("train is not the data of this record (other data seed or number of clusters)")
     net = make_learner(record.get("init", "identity"), record["volume_preserving"], record["net_seed"])
     return evaluate_run(net, train, None, with_affine=False)
+
+
+def initial_evaluations(records: list[dict], n_points: int | None = None) -> list[Evaluation]:
+    """:func:`initial_evaluation` of every record, generating each data set once.
+
+    Arguments:
+        records: run records.
+        n_points: evaluate on the first ``min(n_points, run's training points)`` points (``None``: all).
+
+    Returns:
+        One :class:`~gin_core.book.experiments.Evaluation` per record, in order.
+    """
+    data: dict[tuple, ArtificialData] = {}
+    out = []
+    for r in records:
+        key = tuple(r.get(k) for k in ("n_clusters", "n_points", "data_seed", "n_val", "n_latent", "variances"))
+        if key not in data:
+            data[key] = record_data(r, None if n_points is None else min(n_points, r["n_points"]))
+        out.append(initial_evaluation(r, data[key]))
+    return out
 
 
 def initial_point(evaluation: Evaluation) -> dict:
