@@ -9,7 +9,9 @@ record migrated here; only the 10,000-point sweep (``artificial_little_data.json
 was rerun instead. The migration adds the settings that newer code records (``n_latent``,
 ``variances``, ``init``, ``generator``) and the book's single knee rule: ``n_informative`` is now the
 count of the book's rule (``DEFAULT_KNEE``, recomputed exactly from the stored spectrum) and the
-old largest-gap count moves to ``n_informative_gap``. Nothing else is touched.
+old largest-gap count moves to ``n_informative_gap``. ``affine_sparse`` was computed by the old
+check, which looked only at the block A1 of eq. (4); it is kept as ``affine_sparse_A1_only`` (the
+new check needs the codes, which records do not store). Nothing else is touched.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ def migrate(record: dict) -> dict:
     out.update(n_latent=2, variances="random", init="identity", generator=GENERATOR_VERSION)
     out["n_informative_gap"] = gap
     out["n_informative"] = count_informative(spectrum, DEFAULT_KNEE[0], **DEFAULT_KNEE[1])
+    if "affine_sparse" in out:
+        out["affine_sparse_A1_only"] = out.pop("affine_sparse")
     out["migrated"] = "generator 1 record; same data under generator 2; knee fields by bench/migrate_records.py"
     return out
 

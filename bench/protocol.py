@@ -36,6 +36,8 @@ def _protocol(args) -> Protocol:
         knee=args.knee,
         net_seeds=tuple(args.net_seeds),
         restart_when=args.restart_when,
+        select_by=args.select_by,
+        min_knee_ratio=args.min_knee_ratio,
     )
 
 
@@ -60,7 +62,9 @@ def main(argv=None):
     p.add_argument("--drop", type=int, nargs="*", default=[10])
     p.add_argument("--knee", choices=["book", "max_gap"], default="book")
     p.add_argument("--net-seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--restart-when", choices=["never", "always", "disagree"], default="never")
+    p.add_argument("--restart-when", choices=["never", "always", "disagree", "weak_knee"], default="never")
+    p.add_argument("--select-by", choices=["val_nll", "knee"], default="val_nll")
+    p.add_argument("--min-knee-ratio", type=float, default=5.0)
     p.add_argument("--note", default="", help="freeze: why this protocol (stored with it)")
     args = p.parse_args(argv)
     torch.set_num_threads(1)

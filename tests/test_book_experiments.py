@@ -322,3 +322,24 @@ def test_sweep_summary_counts_the_kinds_of_failure():
     assert s["min_top_mcc"] == 0.9 and s["median_top_mcc"] == 0.99
     with pytest.raises(ValueError, match="no records"):
         sweep_summary([])
+
+
+def test_knee_ratio_and_weak_knee_restarts(tmp_path):
+    from gin_core.book.experiments import Protocol, knee_ratio, run_protocol
+
+    spectrum = [2.0, 1.0, 0.1, 0.09, 0.08]
+    assert knee_ratio({"n_informative": 2, "spectrum": spectrum}) == 10.0
+    assert knee_ratio({"n_informative_gap": 2, "n_informative": 3, "spectrum": spectrum}, knee="max_gap") == 10.0
+    assert knee_ratio({"n_informative": 0, "spectrum": spectrum}) == 1.0
+    settings = {k: v for k, v in TINY.items() if k not in ("n_epochs", "milestones")}
+    # an impossible threshold restarts through every seed; the clearest knee is kept
+    strict = Protocol(
+        n_epochs=2, milestones=(1,), net_seeds=(0, 1, 2), restart_when="weak_knee", select_by="knee", min_knee_ratio=1e9
+    )
+    chosen = run_protocol(strict, [0], cache=tmp_path / "a.json", log=None, **settings)[0]
+    runs = load_records(tmp_path / "a.json")
+    assert chosen["runs"] == 3 and knee_ratio(chosen) == max(knee_ratio(r) for r in runs)
+    lax = Protocol(n_epochs=2, milestones=(1,), net_seeds=(0, 1, 2), restart_when="weak_knee", min_knee_ratio=1.0)
+    assert run_protocol(lax, [0], cache=tmp_path / "a.json", log=None, **settings)[0]["runs"] == 1
+    with pytest.raises(ValueError, match="select_by"):
+        Protocol(select_by="mcc")

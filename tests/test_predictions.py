@@ -170,6 +170,16 @@ def test_the_papers_start_is_a_permutation_of_x_and_scrambling_keeps_the_volume(
         predictions.initial_evaluation({**RECORD, "data_seed": 2}, train)
 
 
+def test_initial_evaluations_share_the_data_of_a_seed():
+    records = [RECORD, {**RECORD, "init": "scrambled"}, {**RECORD, "data_seed": 2}]
+    evaluations = predictions.initial_evaluations(records, n_points=300)
+    assert len(evaluations) == 3
+    one = predictions.initial_evaluation(records[2], predictions.record_data(records[2], 300))
+    np.testing.assert_array_equal(evaluations[2].spectrum.std, one.spectrum.std)
+    assert len(evaluations[0].w) == 300
+    assert len(predictions.initial_evaluations(records[:1], n_points=10_000)[0].w) == 600  # at most the run's data
+
+
 # --- tables ----------------------------------------------------------------------------------
 
 

@@ -60,6 +60,7 @@ __all__ = [
     "Protocol",
     "run_protocol",
     "protocol_score",
+    "knee_ratio",
     "sweep_summary",
 ]
 
@@ -655,9 +656,12 @@ class Protocol:
         n_epochs, milestones: the schedule (epochs; epochs at which the learning rate is divided by 10).
         knee: the dimension is read with ``"book"`` (:data:`~gin_core.book.atlas.DEFAULT_KNEE`) or ``"max_gap"``.
         net_seeds: the network seeds a data set may use, in order (the first is always run).
-        restart_when: ``"never"`` (one run), ``"always"`` (every seed in ``net_seeds``) or ``"disagree"``
-            (the next seed only while the two knee rules disagree on the runs so far).
-        select_by: the observable score that picks among a data set's runs (lowest wins).
+        restart_when: ``"never"`` (one run), ``"always"`` (every seed in ``net_seeds``), ``"disagree"``
+            (the next seed only while the two knee rules disagree on the last run) or ``"weak_knee"`` (the
+            next seed only while the last run's :func:`knee_ratio` is below ``min_knee_ratio``).
+        select_by: the observable score that picks among a data set's runs: ``"val_nll"`` (lowest
+            held-out NLL) or ``"knee"`` (largest :func:`knee_ratio`).
+        min_knee_ratio: the knee ratio below which ``"weak_knee"`` restarts.
     """
 
     n_epochs: int = 30
@@ -666,12 +670,17 @@ class Protocol:
     net_seeds: tuple[int, ...] = (0,)
     restart_when: str = "never"
     select_by: str = "val_nll"
+    min_knee_ratio: float = 5.0
 
     def __post_init__(self):
         if self.knee not in ("book", "max_gap"):
             raise ValueError(f"knee must be 'book' or 'max_gap', got {self.knee!r}")
-        if self.restart_when not in ("never", "always", "disagree"):
-            raise ValueError(f"restart_when must be 'never', 'always' or 'disagree', got {self.restart_when!r}")
+        if self.restart_when not in ("never", "always", "disagree", "weak_knee"):
+            raise ValueError(
+                f"restart_when must be 'never', 'always', 'disagree' or 'weak_knee', got {self.restart_when!r}"
+            )
+        if self.select_by not in ("val_nll", "knee"):
+            raise ValueError(f"select_by must be 'val_nll' or 'knee', got {self.select_by!r}")
         if not self.net_seeds:
             raise ValueError("a protocol needs at least one network seed")
 
@@ -683,6 +692,26 @@ class Protocol:
 
 def _disagree(record: dict) -> bool:
     return record["n_informative"] != record["n_informative_gap"]
+
+
+def knee_ratio(record: dict, knee: str = "book") -> float:
+    """How clearly a run's spectrum shows its knee: sigma_k / sigma_(k+1) at the detected dimension k.
+
+    Observable (no ground truth). 1 when the knee rule finds no variable or every variable.
+    """
+    k = record["n_informative"] if knee == "book" else record["n_informative_gap"]
+    std = record["spectrum"]
+    return float(std[k - 1] / std[k]) if 0 < k < len(std) else 1.0
+
+
+def _restart(protocol: Protocol, last: dict) -> bool:
+    if protocol.restart_when == "always":
+        return True
+    if protocol.restart_when == "disagree":
+        return _disagree(last)
+    if protocol.restart_when == "weak_knee":
+        return knee_ratio(last, protocol.knee) < protocol.min_knee_ratio
+    return False
 
 
 def run_protocol(protocol: Protocol, data_seeds, cache=None, log=print, **settings) -> dict[int, dict]:
@@ -703,12 +732,14 @@ def run_protocol(protocol: Protocol, data_seeds, cache=None, log=print, **settin
     for data_seed in data_seeds:
         runs = []
         for i, net_seed in enumerate(protocol.net_seeds):
-            if i > 0 and protocol.restart_when == "never":
-                break
-            if i > 0 and protocol.restart_when == "disagree" and not any(_disagree(r) for r in runs[-1:]):
+            if i > 0 and not _restart(protocol, runs[-1]):
                 break
             runs += seed_sweep([data_seed], [net_seed], cache=cache, log=log, **schedule, **settings)
-        best = select_restart(runs, protocol.select_by)
+        if protocol.select_by == "knee":
+            scored = [{**r, "minus_knee_ratio": -knee_ratio(r, protocol.knee)} for r in runs]
+            best = select_restart(scored, "minus_knee_ratio")
+        else:
+            best = select_restart(runs, protocol.select_by)
         chosen[int(data_seed)] = {**best, "runs": len(runs)}
     return chosen
 
@@ -728,6 +759,7 @@ def protocol_score(protocol: Protocol, chosen: dict[int, dict], threshold: float
                 "n_informative": r["n_informative"],
                 "n_informative_gap": r["n_informative_gap"],
                 "val_nll": r["val_nll"],
+                "knee_ratio": knee_ratio(r, protocol.knee),
             }
             for s, r in chosen.items()
         },
