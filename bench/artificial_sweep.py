@@ -44,6 +44,9 @@ def main(argv=None):
     p.add_argument("--variances", choices=["random", "shared"], default="random", help="shared: the negative control")
     p.add_argument("--init", choices=["identity", "random", "scrambled"], default="identity", help="initialisation")
     p.add_argument(
+        "--mixing-points", type=int, default=110_000, help="which mixing network (gin_core.artificial.mixing_seed)"
+    )
+    p.add_argument(
         "--eval-every", type=int, default=10, help="trajectory: evaluate every this many epochs (0: only at the end)"
     )
     p.add_argument("--threads", type=int, default=1)
@@ -68,6 +71,7 @@ def main(argv=None):
         n_latent=args.n_latent,
         variances=args.variances,
         init=args.init,
+        mixing_points=args.mixing_points,
         eval_epochs=eval_epochs,
     )
     print(f"records in {cache}")

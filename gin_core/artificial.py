@@ -43,6 +43,8 @@ class ArtificialData:
         seed: the seed that made it.
         variances: ``"random"`` (the paper's) or ``"shared"`` (one isotropic standard deviation
             for every cluster: the negative control, which violates condition (ii) of §3.1).
+        mixing_points: the sample size whose generator state picked the mixing network
+            (:func:`mixing_seed`).
     """
 
     x: torch.Tensor
@@ -52,6 +54,7 @@ class ArtificialData:
     stds: torch.Tensor
     seed: int
     variances: str = "random"
+    mixing_points: int = 110_000
 
     @property
     def n_clusters(self) -> int:
@@ -65,9 +68,10 @@ class ArtificialData:
     def description(self) -> str:
         """How the data were made, e.g. ``artificial(n_clusters=5, n_informative=2, variances=random, n_points=100000,
         seed=0, mixing=v2)`` (recorded in checkpoints: a checkpoint of other data cannot be resumed on these)."""
+        mixing = "" if self.mixing_points == REFERENCE_POINTS else f", mixing_points={self.mixing_points}"
         return (
             f"artificial(n_clusters={self.n_clusters}, n_informative={self.n_informative}, variances={self.variances}, "
-            f"n_points={len(self.x)}, seed={self.seed}, mixing=v{GENERATOR_VERSION})"
+            f"n_points={len(self.x)}, seed={self.seed}, mixing=v{GENERATOR_VERSION}{mixing})"
         )
 
 
@@ -85,16 +89,20 @@ def mixing_network(seed: int = 0):
     return net.requires_grad_(False).eval()
 
 
-def mixing_seed(seed: int, n_clusters: int = 5, n_informative: int = 2, n_dims: int = 10) -> int:
+def mixing_seed(
+    seed: int, n_clusters: int = 5, n_informative: int = 2, n_dims: int = 10, mixing_points: int = REFERENCE_POINTS
+) -> int:
     """The seed of the mixing network of data set ``seed``: the same for every number of points.
 
     It is the seed that version 1 of the generator drew right after a sample of
     :data:`REFERENCE_POINTS` points (the paper's 100,000 training points plus the book's
     10,000 held-out points), so the logged paper-size data sets are unchanged, while a sample
-    of any other size (10,000 points for Fig. 7) is now mixed by the same network.
+    of any other size (10,000 points for Fig. 7) is now mixed by the same network. Another
+    ``mixing_points`` picks the network that version 1 gave a sample of that size (e.g. 11,000
+    points: the 10,000-point data set of the book's first little-data sweep).
     """
     g = torch.Generator().manual_seed(int(seed))
-    _draw_latent(g, n_clusters, REFERENCE_POINTS, n_informative, n_dims)
+    _draw_latent(g, n_clusters, int(mixing_points), n_informative, n_dims)
     return int(torch.randint(2**31 - 1, (1,), generator=g))
 
 
@@ -116,6 +124,7 @@ def make_artificial_data(
     n_dims: int = 10,
     noise_std: float = 0.01,
     variances: str = "random",
+    mixing_points: int = REFERENCE_POINTS,
 ) -> ArtificialData:
     """Sample the artificial data set of §4.3.
 
@@ -141,6 +150,7 @@ def make_artificial_data(
         n_dims: total dimension (10 in the paper; the mixing network is built for 10).
         noise_std: standard deviation of the noise dimensions (0.01).
         variances: ``"random"`` (the paper) or ``"shared"`` (negative control).
+        mixing_points: which mixing network (:func:`mixing_seed`); the default for every sample size.
 
     Returns:
         An :class:`ArtificialData`.
@@ -158,13 +168,15 @@ def make_artificial_data(
         raise ValueError(f"variances must be one of {VARIANCES}, got {variances!r}")
     g = torch.Generator().manual_seed(int(seed))
     means, stds, u, eps, noise = _draw_latent(g, n_clusters, n_points, n_informative, n_dims)
-    if n_points == REFERENCE_POINTS:  # the generator is already where mixing_seed would replay it to
+    if n_points == mixing_points:  # the generator is already where mixing_seed would replay it to
         mix = int(torch.randint(2**31 - 1, (1,), generator=g))
     else:
-        mix = mixing_seed(seed, n_clusters, n_informative, n_dims)
+        mix = mixing_seed(seed, n_clusters, n_informative, n_dims, mixing_points)
     if variances == "shared":
         stds = stds[:1, :1].expand(n_clusters, n_informative).clone()
     z = torch.cat([means[u] + eps * stds[u], noise * noise_std], dim=1)
     with torch.no_grad():
         x, _ = mixing_network(seed=mix)(z)
-    return ArtificialData(x=x, u=u, z=z, means=means, stds=stds, seed=int(seed), variances=variances)
+    return ArtificialData(
+        x=x, u=u, z=z, means=means, stds=stds, seed=int(seed), variances=variances, mixing_points=int(mixing_points)
+    )

@@ -142,3 +142,12 @@ def test_more_informative_variables_and_shared_variances():
     assert "variances=shared" in shared.description and "n_informative=2" in shared.description
     with pytest.raises(ValueError, match="variances must be one of"):
         make_artificial_data(5, 10, variances="equal")
+
+
+def test_mixing_points_recovers_a_version_1_data_set():
+    # the 10,000 + 1,000 points of the book's first little-data sweep (generator version 1)
+    x1, z1 = _version_1(5, 11_000, seed=5)
+    data = make_artificial_data(5, 11_000, seed=5, mixing_points=11_000)
+    assert torch.equal(data.x, x1) and torch.equal(data.z, z1)
+    assert "mixing_points=11000" in data.description
+    assert "mixing_points" not in make_artificial_data(5, 100, seed=5).description

@@ -180,6 +180,16 @@ def test_initial_evaluations_share_the_data_of_a_seed():
     assert len(predictions.initial_evaluations(records[:1], n_points=10_000)[0].w) == 600  # at most the run's data
 
 
+def test_trajectory_with_start_adds_epoch_0_and_the_end():
+    start = predictions.initial_evaluation(RECORD, predictions.record_data(RECORD, 300))
+    record = {**RECORD, "n_epochs": 30, **fake(), "val_nll": -2.0, "loss": -1.9, "n_informative_gap": 2}
+    points = predictions.trajectory_with_start({**record, "trajectory": []}, start)
+    assert [p["epoch"] for p in points] == [0, 30] and points[1]["top_mcc"] == 0.99
+    logged = [{"epoch": 15, "gap": 3.0}, {"epoch": 30, "gap": 4.0}]
+    points = predictions.trajectory_with_start({**record, "trajectory": logged}, start)
+    assert [p["epoch"] for p in points] == [0, 15, 30] and points[-1]["gap"] == 4.0
+
+
 # --- tables ----------------------------------------------------------------------------------
 
 
@@ -245,12 +255,9 @@ def test_conditions_rows_mark_the_threshold_and_need_every_run():
 def test_commands_cover_every_setting_of_the_chapter():
     lines = predictions.COMMANDS["conditions"]
     assert len(lines) == sum(len(ks) for ks in predictions.CONDITIONS.values())
-    assert all("--n-points 50000" in c and "--data-seeds 30-34" in c for c in lines)
-    assert {c.split("--init ")[1].split()[0] for c in predictions.COMMANDS["knee_origin"]} == {
-        "identity",
-        "random",
-        "scrambled",
-    }
+    points, held_out = predictions.CONDITION_POINTS
+    assert all(f"--n-points {points} --n-val {held_out}" in c and "--data-seeds 30-34" in c for c in lines)
+    assert {c.split("--init ")[1].split()[0] for c in predictions.COMMANDS["knee_origin"]} == {"random", "scrambled"}
 
 
 # --- figures ---------------------------------------------------------------------------------

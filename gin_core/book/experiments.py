@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..artificial import GENERATOR_VERSION, ArtificialData, make_artificial_data
+from ..artificial import GENERATOR_VERSION, REFERENCE_POINTS, ArtificialData, make_artificial_data
 from ..checkpoints import save_json
 from ..flows import DiagonalScaling, InvertibleSequential, encode
 from ..likelihood import heldout_nll
@@ -81,6 +81,7 @@ def _subset(data: ArtificialData, index: slice) -> ArtificialData:
         stds=data.stds,
         seed=data.seed,
         variances=data.variances,
+        mixing_points=data.mixing_points,
     )
 
 
@@ -91,6 +92,7 @@ def split_data(
     n_val: int = 10_000,
     n_latent: int = 2,
     variances: str = "random",
+    mixing_points: int = REFERENCE_POINTS,
 ):
     """Sample ``n_points + n_val`` points of the artificial data and split them.
 
@@ -104,6 +106,7 @@ def split_data(
         n_val: held-out points (0 for none).
         n_latent: informative latent variables (2 in the paper).
         variances: ``"random"`` (the paper) or ``"shared"`` (the negative control).
+        mixing_points: which mixing network (:func:`~gin_core.artificial.mixing_seed`).
 
     Returns:
         ``(train, val)``, two :class:`~gin_core.artificial.ArtificialData`; ``val`` is
@@ -112,7 +115,12 @@ def split_data(
     if n_val < 0:
         raise ValueError(f"n_val must be >= 0, got {n_val}")
     data = make_artificial_data(
-        n_clusters, n_points + n_val, seed=data_seed, n_informative=n_latent, variances=variances
+        n_clusters,
+        n_points + n_val,
+        seed=data_seed,
+        n_informative=n_latent,
+        variances=variances,
+        mixing_points=mixing_points,
     )
     train_part = _subset(data, slice(0, n_points))
     return train_part, (_subset(data, slice(n_points, None)) if n_val else None)
@@ -250,6 +258,7 @@ def run_artificial(
     n_latent: int = 2,
     variances: str = "random",
     init: str = "identity",
+    mixing_points: int = REFERENCE_POINTS,
     eval_epochs: tuple[int, ...] = (),
     checkpoint: str | Path | None = None,
     device=None,
@@ -276,6 +285,8 @@ def run_artificial(
             volume-preserving map) or ``"scrambled"`` (identity blocks followed by a fixed
             diagonal rescaling with product 1, log-scales drawn from N(0, 1) with ``net_seed``
             and centred; the knee-origin experiment).
+        mixing_points: which mixing network (:func:`~gin_core.artificial.mixing_seed`; the default is the
+            same for every data size).
         eval_epochs: epochs (``< n_epochs``) after which to evaluate as well, for a
             trajectory; training continues exactly (resume from a checkpoint).
         checkpoint: checkpoint file (default: a temporary one when ``eval_epochs`` is set).
@@ -307,9 +318,10 @@ def run_artificial(
         n_latent=n_latent,
         variances=variances,
         init=init,
+        mixing_points=mixing_points,
         generator=GENERATOR_VERSION,
     )
-    train_data, val_data = split_data(n_clusters, n_points, data_seed, n_val, n_latent, variances)
+    train_data, val_data = split_data(n_clusters, n_points, data_seed, n_val, n_latent, variances, mixing_points)
     net = make_learner(init, volume_preserving, net_seed)
     trajectory = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -385,9 +397,12 @@ def run_record(run: ArtificialRun) -> dict:
     }
 
 
+_KEY_DEFAULTS = {"mixing_points": REFERENCE_POINTS}  # added later; records without it used the default
+
+
 def _key(record: dict, keys: tuple[str, ...]) -> str:
     # records of older code lack the newer settings: they never match a new request
-    return json.dumps([record.get(k) for k in keys])
+    return json.dumps([record.get(k, _KEY_DEFAULTS.get(k)) for k in keys])
 
 
 _SETTING_KEYS = (
@@ -405,6 +420,7 @@ _SETTING_KEYS = (
     "n_latent",
     "variances",
     "init",
+    "mixing_points",
     "generator",
 )
 
