@@ -146,6 +146,12 @@ RECORD = dict(
 )
 
 
+def test_record_data_uses_the_records_mixing_network():
+    other = predictions.record_data({**RECORD, "mixing_points": 11_000})
+    train = predictions.record_data(RECORD)
+    assert torch.equal(other.z, train.z) and not torch.equal(other.x, train.x)
+
+
 def test_record_data_is_the_training_set_and_its_prefix():
     train = predictions.record_data(RECORD)
     full, _ = gin_core.book.experiments.split_data(5, 600, 1, 100)
@@ -188,6 +194,17 @@ def test_trajectory_with_start_adds_epoch_0_and_the_end():
     logged = [{"epoch": 15, "gap": 3.0}, {"epoch": 30, "gap": 4.0}]
     points = predictions.trajectory_with_start({**record, "trajectory": logged}, start)
     assert [p["epoch"] for p in points] == [0, 15, 30] and points[-1]["gap"] == 4.0
+
+
+def test_a_fixed_rescaling_leaves_the_gradient_unchanged():
+    data = predictions.record_data(RECORD, 400)
+    make = gin_core.book.experiments.make_learner
+    identity = predictions.parameter_gradient(make("identity", seed=0), data)
+    scrambled = predictions.parameter_gradient(make("scrambled", seed=0), data)
+    random = predictions.parameter_gradient(make("random", seed=0), data)
+    assert identity.dtype == torch.float64 and identity.shape == scrambled.shape
+    assert (identity - scrambled).norm() < 1e-12 * identity.norm()
+    assert (identity - random).norm() > 0.1 * identity.norm()
 
 
 # --- tables ----------------------------------------------------------------------------------
@@ -257,7 +274,8 @@ def test_commands_cover_every_setting_of_the_chapter():
     assert len(lines) == sum(len(ks) for ks in predictions.CONDITIONS.values())
     points, held_out = predictions.CONDITION_POINTS
     assert all(f"--n-points {points} --n-val {held_out}" in c and "--data-seeds 30-34" in c for c in lines)
-    assert {c.split("--init ")[1].split()[0] for c in predictions.COMMANDS["knee_origin"]} == {"random", "scrambled"}
+    assert {c.split("--init ")[1].split()[0] for c in predictions.COMMANDS["knee_origin"]} == {"scrambled"}
+    assert set(predictions.KNEE_INITS) <= set(gin_core.book.experiments.INITS)
 
 
 # --- figures ---------------------------------------------------------------------------------
@@ -274,7 +292,9 @@ def test_knee_origin_figure():
     with pytest.raises(ValueError, match="same"):
         plots.plot_knee_origin(spectra, {"identity": [trajectory]})
     with pytest.raises(ValueError, match="initial"):
-        plots.plot_knee_origin({"identity": ([np.ones(10)], [])}, {"identity": [trajectory]})
+        plots.plot_knee_origin({"identity": ([np.ones(10)] * 2, [np.ones(10)])}, {"identity": [trajectory]})
+    fig = plots.plot_knee_origin({"random": ([np.geomspace(3, 0.1, 10)], [])}, {"random": [trajectory[:1]]})
+    assert "not trained" in fig.axes[0].get_title() and len(fig.axes[0].lines) == 2  # epoch 0 and the gray line
 
 
 def test_strip_symmetry_and_conditions_figures(paper):

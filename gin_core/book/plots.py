@@ -626,9 +626,11 @@ def plot_knee_origin(spectra: dict, trajectories: dict, n_latent: int = 2):
     """Spectra before and after training, and the gap, top-spectrum MCC and detected dimension during training, per initialisation.
 
     Arguments:
-        spectra: ``{init: (initial, final)}``, each a list of sorted standard deviations (one per run).
+        spectra: ``{init: (initial, final)}``, each a list of sorted standard deviations (one per run);
+            ``final`` may be empty for a start that was not trained (only epoch 0 is drawn).
         trajectories: ``{init: [trajectory, ...]}``, each a list of dicts with ``epoch``, ``gap``,
-            ``top_mcc`` and ``n_informative`` (epoch 0 included where measured).
+            ``top_mcc`` and ``n_informative`` (epoch 0 included where measured); a trajectory of only two
+            points (start and end) is drawn dotted.
         n_latent: true number of informative variables (a gray line in the dimension panel).
 
     Returns:
@@ -643,16 +645,19 @@ def plot_knee_origin(spectra: dict, trajectories: dict, n_latent: int = 2):
     spectrum_axes = np.atleast_1d(top.subplots(1, len(spectra), sharey=True))
     colors = {init: f"C{i}" for i, init in enumerate(spectra)}
     for ax, (init, (initial, final)) in zip(spectrum_axes, spectra.items()):
-        if len(initial) != len(final):
+        if final and len(initial) != len(final):
             raise ValueError(f"{init}: {len(initial)} initial but {len(final)} final spectra")
-        shades = plt.get_cmap("viridis")(np.linspace(0, 0.85, max(len(final), 1)))  # one shade per run
-        for i, (s0, s1) in enumerate(zip(initial, final)):
-            s0, s1 = as_float64(s0, "spectrum", ndim=1), as_float64(s1, "spectrum", ndim=1)
-            index = np.arange(1, len(s1) + 1)
+        shades = plt.get_cmap("viridis")(np.linspace(0, 0.85, max(len(initial), 1)))  # one shade per run
+        for i, s0 in enumerate(initial):
+            s0 = as_float64(s0, "spectrum", ndim=1)
+            index = np.arange(1, len(s0) + 1)
             ax.semilogy(index, s0, ":", color=shades[i], lw=1, label="epoch 0" if i == 0 else None)
-            ax.semilogy(index, s1, "o-", color=shades[i], ms=3, lw=1.2, label="end" if i == 0 else None)
+            if final:
+                s1 = as_float64(final[i], "spectrum", ndim=1)
+                ax.semilogy(index, s1, "o-", color=shades[i], ms=3, lw=1.2, label="end" if i == 0 else None)
         ax.axvline(n_latent + 0.5, color="0.7", lw=0.8)
-        ax.set(title=f"init = {init}", xlabel="latent variable (sorted)", xticks=index)
+        title = f"init = {init}" if final else f"init = {init} (not trained)"
+        ax.set(title=title, xlabel="latent variable (sorted)", xticks=index)
         ax.legend(frameon=False, fontsize=8)
     spectrum_axes[0].set_ylabel("standard deviation")
     axes = bottom.subplots(1, 3)
@@ -665,7 +670,7 @@ def plot_knee_origin(spectra: dict, trajectories: dict, n_latent: int = 2):
                 ax.plot(
                     epochs,
                     np.asarray(values) + jitter,
-                    "-",
+                    "-" if len(trajectory) > 2 else ":",  # only start and end: no path in between
                     marker=".",
                     color=colors[init],
                     alpha=0.7,
@@ -750,6 +755,8 @@ def plot_conditions(records: list[dict], conditions: dict, initial: list[dict] |
     Returns:
         A matplotlib figure with two panels.
     """
+    from matplotlib.ticker import MaxNLocator
+
     fig = _figure(figsize=(10, 3.8))
     ax_mcc, ax_dim = fig.subplots(1, 2)
     rng = np.random.default_rng(0)
@@ -774,5 +781,6 @@ def plot_conditions(records: list[dict], conditions: dict, initial: list[dict] |
     ax_mcc.axhline(0.95, color="0.7", lw=0.8)
     ax_mcc.set(xlabel="number of conditions K", ylabel="top-spectrum MCC")
     ax_dim.set(xlabel="number of conditions K", ylabel="detected dimension (book's knee rule)")
+    ax_dim.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax_mcc.legend(frameon=False, fontsize=8)
     return fig

@@ -22,13 +22,13 @@ References:
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from .._checks import as_float64
-from ..artificial import ArtificialData
+from ..artificial import REFERENCE_POINTS, ArtificialData
 from ..loss import GaussianMixtureNLL
 from ..metrics import mcc
 from .experiments import Evaluation, evaluate_run, make_learner, split_data, success
@@ -36,6 +36,7 @@ from .theory import max_identifiable_dims, rotation_2d
 
 __all__ = [
     "KNEE_SEEDS",
+    "KNEE_INITS",
     "CONTROL_SEEDS",
     "CONDITION_SEEDS",
     "CONDITIONS",
@@ -50,6 +51,7 @@ __all__ = [
     "initial_evaluations",
     "initial_point",
     "trajectory_with_start",
+    "parameter_gradient",
     "symmetry_map",
     "factorial_fit",
     "model_nll",
@@ -62,6 +64,8 @@ __all__ = [
 ]
 
 KNEE_SEEDS = tuple(range(10, 15))
+#: the starts trained for the knee-origin question (the third, ``"random"``, is measured at epoch 0 only)
+KNEE_INITS = ("identity", "scrambled")
 CONTROL_SEEDS = tuple(range(10, 15))
 CONDITION_SEEDS = tuple(range(30, 35))
 #: informative variables n -> numbers of conditions K of the conditions sweep
@@ -76,7 +80,8 @@ _SWEEP = "OMP_NUM_THREADS=1 python bench/artificial_sweep.py"
 COMMANDS = {
     "knee_origin": [
         f"{_SWEEP} --name knee_origin --data-seeds 10-14 --epochs 30 --drop 10 --init {init} --eval-every 5"
-        for init in ("scrambled", "random")
+        for init in KNEE_INITS
+        if init != "identity"  # the identity start is the standard run of exp1_drop10_dev
     ],
     "exp1_drop10_dev": [f"{_SWEEP} --eval-every 0 --name exp1_drop10_dev --data-seeds 10-19 --epochs 30 --drop 10"],
     "negative_control": [
@@ -180,15 +185,13 @@ def record_data(record: dict, n_points: int | None = None) -> ArtificialData:
         record["n_val"],
         record.get("n_latent", 2),
         record.get("variances", "random"),
+        record.get("mixing_points", REFERENCE_POINTS),
     )
     if n_points is None:
         return train
     if not 2 * train.n_clusters <= n_points <= len(train.x):
         raise ValueError(f"n_points must lie in [{2 * train.n_clusters}, {len(train.x)}], got {n_points}")
-    keep = slice(0, n_points)
-    return ArtificialData(
-        train.x[keep], train.u[keep], train.z[keep], train.means, train.stds, train.seed, train.variances
-    )
+    return replace(train, x=train.x[:n_points], u=train.u[:n_points], z=train.z[:n_points])
 
 
 def initial_evaluation(record: dict, train: ArtificialData | None = None) -> Evaluation:
@@ -229,7 +232,8 @@ def initial_evaluations(records: list[dict], n_points: int | None = None) -> lis
     data: dict[tuple, ArtificialData] = {}
     out = []
     for r in records:
-        key = tuple(r.get(k) for k in ("n_clusters", "n_points", "data_seed", "n_val", "n_latent", "variances"))
+        fields = ("n_clusters", "n_points", "data_seed", "n_val", "n_latent", "variances", "mixing_points")
+        key = tuple(r.get(k) for k in fields)
         if key not in data:
             data[key] = record_data(r, None if n_points is None else min(n_points, r["n_points"]))
         out.append(initial_evaluation(r, data[key]))
@@ -267,6 +271,27 @@ def trajectory_with_start(record: dict, start: Evaluation) -> list[dict]:
         keys = ("mcc", "top_mcc", "n_informative", "n_informative_gap", "gap", "val_nll", "loss")
         points.append({"epoch": record["n_epochs"], **{k: record.get(k) for k in keys}})
     return points
+
+
+def parameter_gradient(net: torch.nn.Module, data: ArtificialData) -> torch.Tensor:
+    """The gradient of the training loss (batch statistics, all of ``data`` as one batch) with respect to the
+    network's trainable parameters, in float64.
+
+    A fixed rescaling of product one appended to a GIN (the ``"scrambled"`` start) shifts the loss by
+    :math:`\\sum_i \\log a_i = 0` at every parameter value, so it leaves this gradient unchanged.
+
+    Arguments:
+        net: a volume-preserving flow (converted to float64 in place).
+        data: the batch (``x``, ``u``, ``n_clusters`` are used).
+
+    Returns:
+        The flattened gradient, one entry per trainable parameter.
+    """
+    net = net.double()
+    net.zero_grad(set_to_none=True)
+    w, _ = net(data.x.double())
+    GaussianMixtureNLL(data.n_clusters, w.shape[1])(w, data.u).backward()
+    return torch.cat([p.grad.flatten() for p in net.parameters() if p.requires_grad and p.grad is not None])
 
 
 def symmetry_map(stds, rotation) -> np.ndarray:
