@@ -64,8 +64,8 @@ __all__ = [
 ]
 
 KNEE_SEEDS = tuple(range(10, 15))
-#: the starts trained for the knee-origin question (the third, ``"random"``, is measured at epoch 0 only)
-KNEE_INITS = ("identity", "scrambled")
+#: the starts trained for the knee-origin question
+KNEE_INITS = ("identity", "scrambled", "random")
 CONTROL_SEEDS = tuple(range(10, 15))
 CONDITION_SEEDS = tuple(range(30, 35))
 #: informative variables n -> numbers of conditions K of the conditions sweep
