@@ -274,7 +274,7 @@ def test_commands_cover_every_setting_of_the_chapter():
     assert len(lines) == sum(len(ks) for ks in predictions.CONDITIONS.values())
     points, held_out = predictions.CONDITION_POINTS
     assert all(f"--n-points {points} --n-val {held_out}" in c and "--data-seeds 30-34" in c for c in lines)
-    assert {c.split("--init ")[1].split()[0] for c in predictions.COMMANDS["knee_origin"]} == {"scrambled"}
+    assert {c.split("--init ")[1].split()[0] for c in predictions.COMMANDS["knee_origin"]} == {"scrambled", "random"}
     assert set(predictions.KNEE_INITS) <= set(gin_core.book.experiments.INITS)
 
 
