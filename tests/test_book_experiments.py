@@ -343,3 +343,12 @@ def test_knee_ratio_and_weak_knee_restarts(tmp_path):
     assert run_protocol(lax, [0], cache=tmp_path / "a.json", log=None, **settings)[0]["runs"] == 1
     with pytest.raises(ValueError, match="select_by"):
         Protocol(select_by="mcc")
+
+
+def test_splits_variable_needs_low_mcc_and_a_fit_that_is_not_sparse():
+    from gin_core.book.experiments import splits_variable
+
+    assert splits_variable({"mcc": 0.9, "affine_sparse": False})
+    assert not splits_variable({"mcc": 0.9, "affine_sparse": True})
+    assert not splits_variable({"mcc": 0.96, "affine_sparse": False})
+    assert splits_variable({"mcc": 0.9, "affine_sparse_A1_only": False})  # a generator-1 record

@@ -62,6 +62,7 @@ __all__ = [
     "protocol_score",
     "knee_ratio",
     "sweep_summary",
+    "splits_variable",
 ]
 
 INITS = ("identity", "random", "scrambled")
@@ -803,3 +804,17 @@ def sweep_summary(records: list[dict], threshold: float = 0.95) -> dict:
         "min_top_mcc": float(min(top)),
         "median_top_mcc": float(np.median(top)),
     }
+
+
+def splits_variable(record: dict, threshold: float = 0.95) -> bool:
+    """Whether a run split a true variable across several estimated ones (the failure of the paper's Fig. 7).
+
+    A low MCC (below ``threshold``) together with a fit of eq. (4) that is not sparse. Records of
+    generator 1 kept only the older sparsity check (block A1 of eq. 4, ``affine_sparse_A1_only``); a
+    fit that is not sparse by it is not sparse by the full check either.
+
+    References:
+        Sorrenson et al. (2020), §4.3.1 and Fig. 7.
+    """
+    sparse = record["affine_sparse"] if "affine_sparse" in record else record["affine_sparse_A1_only"]
+    return bool(record["mcc"] < threshold and not sparse)
