@@ -375,6 +375,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-seed", type=int, default=0, help="artificial: seed of the data")
     p.add_argument("--dataset", choices=["emnist", "mnist"], default="emnist", help="digits: which data set")
     p.add_argument("--data-root", default="data", help="digits: folder holding the data sets (default: ./data)")
+    p.add_argument(
+        "--sub-labels",
+        type=int,
+        default=None,
+        metavar="S",
+        help="digits: condition on S k-means sub-labels per class (10*S conditions; gin_core.sublabels)",
+    )
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -400,6 +407,8 @@ def main(argv: list[str] | None = None) -> History:
 def _run(args: argparse.Namespace) -> History:
     from .networks import artificial_gin, emnist_gin
 
+    if args.sub_labels is not None and args.experiment != "digits":
+        raise ValueError("--sub-labels applies to the digits experiment only")
     if args.experiment == "artificial":
         from .artificial import make_artificial_data
 
@@ -411,9 +420,14 @@ def _run(args: argparse.Namespace) -> History:
         from .digits import load_digits
 
         x, u = load_digits(args.dataset, "train", root=args.data_root)
-        n_classes = 10
+        n_classes, dataset = 10, args.dataset
+        if args.sub_labels is not None:
+            from .sublabels import fit_sub_labels
+
+            rule = fit_sub_labels(x, u, per_class=args.sub_labels)
+            u, n_classes, dataset = rule.assign(x, u), rule.n_conditions, f"{args.dataset}; {rule.describe()}"
         net = emnist_gin(volume_preserving=not args.glow, seed=args.seed)
-        batch_size, dataset = args.batch_size or 240, args.dataset
+        batch_size = args.batch_size or 240
     out = Path(args.out)
     history = train(
         net,
