@@ -159,6 +159,38 @@ class ClassConditionalGaussian(nn.Module):
         w = w.to(mu.dtype)
         return -(0.5 * ((w - mu) * torch.exp(-log_sigma)) ** 2 + log_sigma + HALF_LOG_2PI).sum(1)
 
+    def mixture_log_prob(self, w: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        r"""Per-sample log-density under a mixture of the conditions: :math:`\log \sum_k \pi_{nk}\, p(w_n \mid k)`.
+
+        Two uses of more conditions than classes (§4.4.4): the class-conditional density of a
+        model trained on sub-labels (:math:`\pi_{nk}` = the training share of sub-label k in
+        sample n's class, zero outside it), and soft labels (:math:`\pi_{nk}` = a classifier's
+        posterior). With one-hot weights it equals :meth:`log_prob`.
+
+        Arguments:
+            w: codes ``(N, d)``.
+            weights: mixture weights ``(N, n_classes)``, non-negative, each row summing to 1.
+
+        Returns:
+            ``(N,)`` in the dtype of the distribution; differentiable in ``w``, the weights and
+            (if learned) the parameters.
+        """
+        self._require_parameters()
+        self._check(w, torch.zeros(w.shape[0], dtype=torch.long, device=w.device))
+        if weights.dim() != 2 or tuple(weights.shape) != (w.shape[0], self.n_classes):
+            raise ValueError(
+                f"weights must have shape ({w.shape[0]}, {self.n_classes}) (one row per sample), "
+                f"got {tuple(weights.shape)}"
+            )
+        check_finite(weights, "mixture weights")
+        if (weights < 0).any() or not torch.allclose(weights.sum(1), torch.ones_like(weights[:, 0]), atol=1e-5):
+            raise ValueError("mixture weights must be non-negative and each row must sum to 1")
+        mu, log_sigma = self.means, self.log_stds
+        w = w.to(mu.dtype)
+        z = (w.unsqueeze(1) - mu) * torch.exp(-log_sigma)  # (N, K, d)
+        log_components = -(0.5 * z * z + log_sigma + HALF_LOG_2PI).sum(2)
+        return torch.logsumexp(log_components + weights.to(mu.dtype).log(), dim=1)
+
     @torch.no_grad()
     def sample(
         self,

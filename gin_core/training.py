@@ -33,7 +33,7 @@ from .checkpoints import FORMAT, VERSION, code_commit, compare_settings, load_ch
 from .flows import InvertibleSequential
 from .loss import GaussianMixtureNLL
 
-__all__ = ["History", "train", "train_step", "make_optimizer", "default_device", "main"]
+__all__ = ["History", "train", "train_step", "make_optimizer", "default_device", "stratified_permutation", "main"]
 
 
 def default_device() -> torch.device:
@@ -128,6 +128,34 @@ def train_step(
     return loss.item()
 
 
+def stratified_permutation(strata: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """An epoch's order in which every stratum is spread evenly: balanced batches.
+
+    Each stratum's samples are shuffled, then placed at evenly spaced positions of the epoch
+    (keys ``(rank + offset_k) / n_k`` with one random offset per stratum, then sorted), so that any
+    run of B consecutive samples holds close to ``B n_k / N`` samples of stratum k (systematic
+    stratified sampling). Drawn from ``generator`` on the strata's device.
+
+    Arguments:
+        strata: integer stratum of each sample ``(N,)``.
+        generator: the run's random generator.
+
+    Returns:
+        A permutation of ``range(N)``.
+    """
+    n = strata.shape[0]
+    perm = torch.randperm(n, generator=generator, device=strata.device)
+    s = strata[perm]
+    counts = torch.bincount(s)
+    grouped = torch.argsort(s, stable=True)  # stratum by stratum, in the random order
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.empty_like(s)
+    rank[grouped] = torch.arange(n, device=s.device) - starts[s[grouped]]
+    offset = torch.rand(counts.shape[0], generator=generator, device=s.device, dtype=torch.float64)
+    key = (rank.double() + offset[s]) / counts[s].double()
+    return perm[torch.argsort(key, stable=True)]
+
+
 def _lr_at(epoch: int, lr: float, milestones: tuple[int, ...]) -> float:
     return lr * 0.1 ** sum(epoch >= m for m in milestones)
 
@@ -145,6 +173,7 @@ class _Run:
     def __init__(self, net, criterion, optimizer, generator, network: dict, settings: dict):
         self.net, self.criterion, self.optimizer, self.generator = net, criterion, optimizer, generator
         self.network, self.settings = network, settings
+        self.strata = None  # balanced batches over these strata (train(strata=...)), else plain shuffling
         self.history = History()
         self.commits = [code_commit()]
         self.epoch, self.position, self.perm = 0, 0, None  # epoch, step inside it, its shuffle
@@ -199,7 +228,10 @@ class _Run:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         if self.perm is None:
-            self.perm = torch.randperm(x.shape[0], generator=self.generator, device=x.device)
+            if self.strata is None:
+                self.perm = torch.randperm(x.shape[0], generator=self.generator, device=x.device)
+            else:
+                self.perm = stratified_permutation(self.strata, self.generator)
             self.position, self.epoch_sum, self.epoch_count, self.t0 = 0, 0.0, 0, time.perf_counter()
         batch = s["batch_size"]
         while self.position < x.shape[0] // batch:
@@ -259,6 +291,7 @@ def train(
     device: str | torch.device | None = None,
     progress: bool = True,
     dataset: str | None = None,
+    strata: torch.Tensor | None = None,
 ) -> History:
     """Train a flow by minimising the Gaussian-mixture NLL of its latent codes.
 
@@ -292,6 +325,9 @@ def train(
         device: default :func:`default_device`.
         progress: show a progress bar with the loss.
         dataset: name of the data set, recorded in the checkpoint and checked on resume.
+        strata: integer stratum of each sample ``(N,)``; if given, each epoch's batches are
+            balanced over the strata (:func:`stratified_permutation`) instead of plainly
+            shuffled: a remedy for conditions too rare to have two samples in every batch.
 
     Returns:
         The :class:`History` of all epochs, resumed ones included, with the trained criterion.
@@ -301,6 +337,13 @@ def train(
     """
     device = torch.device(device) if device is not None else default_device()
     _check_arguments(x, u, n_classes, n_epochs, lr, batch_size, noise)
+    if strata is not None:
+        if not isinstance(strata, torch.Tensor) or strata.dtype != torch.long or tuple(strata.shape) != (x.shape[0],):
+            raise ValueError(
+                f"strata must be a long tensor of shape ({x.shape[0]},), got {getattr(strata, 'shape', strata)}"
+            )
+        if int(strata.min()) < 0:
+            raise ValueError("strata must be non-negative integers")
     settings = {
         "batch_size": int(batch_size),
         "lr": float(lr),
@@ -314,12 +357,15 @@ def train(
         "dataset": dataset,
         "device_type": device.type,
     }
+    if strata is not None:  # recorded only when used, so older checkpoints still resume
+        settings["strata_sizes"] = torch.bincount(strata).tolist()
     net.to(device).train()
     n_dims = math.prod(getattr(net, "latent_shape", x.shape[1:]))
     criterion = GaussianMixtureNLL(n_classes, n_dims, learned=learned_stats).to(device)
     optimizer = make_optimizer(list(net.parameters()) + list(criterion.parameters()), lr)
     generator = torch.Generator(device=device).manual_seed(int(seed))
     run = _Run(net, criterion, optimizer, generator, _network_record(net), settings)
+    run.strata = None if strata is None else strata.to(device)
     if checkpoint is not None and Path(checkpoint).is_file():
         run.restore(Path(checkpoint), device)
 
@@ -382,6 +428,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="digits: condition on S k-means sub-labels per class (10*S conditions; gin_core.sublabels)",
     )
+    p.add_argument(
+        "--stratify",
+        type=int,
+        default=None,
+        metavar="S",
+        help="digits: balanced batches over S k-means sub-labels per class (whatever the conditions)",
+    )
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -407,8 +460,9 @@ def main(argv: list[str] | None = None) -> History:
 def _run(args: argparse.Namespace) -> History:
     from .networks import artificial_gin, emnist_gin
 
-    if args.sub_labels is not None and args.experiment != "digits":
-        raise ValueError("--sub-labels applies to the digits experiment only")
+    if (args.sub_labels is not None or args.stratify is not None) and args.experiment != "digits":
+        raise ValueError("--sub-labels and --stratify apply to the digits experiment only")
+    strata = None
     if args.experiment == "artificial":
         from .artificial import make_artificial_data
 
@@ -421,11 +475,18 @@ def _run(args: argparse.Namespace) -> History:
 
         x, u = load_digits(args.dataset, "train", root=args.data_root)
         n_classes, dataset = 10, args.dataset
+        if args.stratify is not None:
+            from .sublabels import fit_sub_labels
+
+            strata_rule = fit_sub_labels(x, u, per_class=args.stratify)
+            strata = strata_rule.assign(x, u)
+            dataset += f"; batches balanced over {strata_rule.describe()}"
         if args.sub_labels is not None:
             from .sublabels import fit_sub_labels
 
             rule = fit_sub_labels(x, u, per_class=args.sub_labels)
-            u, n_classes, dataset = rule.assign(x, u), rule.n_conditions, f"{args.dataset}; {rule.describe()}"
+            u, n_classes = rule.assign(x, u), rule.n_conditions
+            dataset += f"; conditioned on {rule.describe()}"
         net = emnist_gin(volume_preserving=not args.glow, seed=args.seed)
         batch_size = args.batch_size or 240
     out = Path(args.out)
@@ -445,6 +506,7 @@ def _run(args: argparse.Namespace) -> History:
         device=args.device,
         progress=not args.quiet,
         dataset=dataset,
+        strata=strata,
     )
     final = f"final loss {history.loss[-1]:.4f} nats/dim" if history.loss else "no epoch trained"
     print(f"done: {history.epochs} epochs, {final}, checkpoint {out / 'checkpoint.pt'}")

@@ -128,3 +128,24 @@ def test_state_dict_round_trip_keeps_the_fit():
     copy = ClassConditionalGaussian(3, 4).double()
     copy.load_state_dict(prior.state_dict())
     torch.testing.assert_close(copy.log_prob(w, u), prior.log_prob(w, u), rtol=0, atol=0)
+
+
+def test_mixture_log_prob():
+    """log sum_k pi_k N(w; mu_k, sigma_k): one-hot weights give log_prob exactly; soft weights the written-out sum."""
+    w, u, _, _ = gaussian_data()
+    prior = ClassConditionalGaussian(3, 4).double().fit(w, u)
+    one_hot = torch.nn.functional.one_hot(u, 3).double()
+    assert torch.equal(prior.mixture_log_prob(w, one_hot), prior.log_prob(w, u))
+    pi = torch.softmax(torch.randn(len(w), 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64), 1)
+    written_out = torch.zeros(len(w), dtype=torch.float64)
+    for k in range(3):
+        written_out += pi[:, k] * prior.log_prob(w, torch.full_like(u, k)).exp()
+    assert torch.allclose(prior.mixture_log_prob(w, pi), written_out.log(), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match=r"weights must have shape \(600, 3\)"):
+        prior.mixture_log_prob(w, pi[:, :2])
+    with pytest.raises(ValueError, match="sum to 1"):
+        prior.mixture_log_prob(w, 2 * pi)
+    with pytest.raises(ValueError, match="sum to 1"):
+        prior.mixture_log_prob(w, pi - pi.roll(1, 1))  # rows sum to 0 and hold negative entries
+    with pytest.raises(ValueError, match="not been fitted"):
+        ClassConditionalGaussian(3, 4).mixture_log_prob(w.float(), pi.float())

@@ -211,3 +211,20 @@ def test_constructor_and_check_labels_errors():
     check_labels(torch.tensor([0, 1]), 2, 2)
     with pytest.raises(ValueError, match=r"labels u must have shape \(2,\)"):
         check_labels(torch.tensor([[0, 1]]), 2, 2)
+
+
+def test_many_conditions_with_rare_and_empty_ones():
+    """40 conditions in a batch of 240 (the sub-label model): lone and absent conditions as in training."""
+    g = torch.Generator().manual_seed(3)
+    u = torch.cat([torch.arange(36).repeat_interleave(6), torch.tensor([36, 37]), torch.full((22,), 38)])
+    w = torch.randn(240, 5, generator=g, dtype=torch.float64) * (1 + u.unsqueeze(1) % 3)
+    loss = GaussianMixtureNLL(n_classes=40, n_dims=5)
+    value = loss(w, u)
+    kept = torch.bincount(u, minlength=40) >= 2
+    assert not kept[36] and not kept[37] and not kept[39] and kept[38]  # lone 36, 37; absent 39
+    mask = kept[u]
+    assert value.item() == pytest.approx(per_sample_reference(w[mask], u[mask]), abs=1e-12)
+    assert loss.n_excluded == 2
+    w_grad = w.clone().requires_grad_()
+    loss(w_grad, u).backward()
+    assert torch.isfinite(w_grad.grad).all() and (w_grad.grad[~mask] == 0).all()

@@ -85,13 +85,38 @@ def export_weights(
     history, training = state["history"], state["training"]
     if int(state["epoch"]) != len(history["loss"]):
         raise ValueError(f"inconsistent checkpoint: epoch {state['epoch']} but {len(history['loss'])} history entries")
+    if training["n_classes"] != 10 * (args.sub_labels or 1):
+        raise ValueError(
+            f"the checkpoint has {training['n_classes']} conditions but the command implies "
+            f"{10 * (args.sub_labels or 1)}: {command!r}"
+        )
     net = load_state(build_network(state["network"]), state["net"], checkpoint)
     save_weights(net, path)  # first the weights alone, so that what is measured is what readers load
     net, _ = load_weights(path)
     result = heldout_nll(net, x_train, u_train, x_test, u_test, n_classes=10, noise=noise, seed=0)
+    extra = {}
+    if args.sub_labels is None and training["dataset"] != args.dataset:
+        raise ValueError(
+            f"the checkpoint was trained on {training['dataset']!r}, but the command says {args.dataset!r}"
+        )
+    if args.sub_labels is not None:  # a sub-label model: its own NLL is under its sub-label statistics
+        from ..sublabels import fit_sub_labels
+        from .conditions import sublabel_nll
+
+        rule = fit_sub_labels(x_train, u_train, per_class=args.sub_labels)
+        if f"{args.dataset}; {rule.describe()}" != training["dataset"]:
+            raise ValueError(f"the checkpoint was trained on {training['dataset']!r}, not on {rule.describe()!r}")
+        extra = {
+            "conditions": rule.describe(),
+            "test_nll_sub_labels": sublabel_nll(net, rule, x_train, u_train, x_test, u_test, noise=noise, seed=0),
+            "test_nll_note": "test_nll scores the sub-label model with 10 class Gaussians fitted on its codes; "
+            "test_nll_sub_labels gives its own NLL given the sub-label, and given only the class "
+            "(the mixture over the class's sub-labels)",
+        }
     wall = float(sum(history["seconds"]))
     provenance = {
-        "dataset": training["dataset"],
+        "dataset": args.dataset,
+        **extra,
         "command": command,
         "seed": training["seed"],
         "batch_size": training["batch_size"],

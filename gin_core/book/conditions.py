@@ -1,0 +1,303 @@
+r"""More conditions than classes (§4.4.4): the chapter's measurements on a sub-label and a 10-label model.
+
+The paper's last EMNIST paragraph proposes more conditions than the 10 digit classes: sub-labels
+(:mod:`gin_core.sublabels`) or soft labels. This module holds what the chapter
+``conditions_sublabels`` measures on two networks trained with identical settings, one on the 10
+classes and one on the sub-labels:
+
+* how often a condition has fewer than two samples in a batch (:func:`rare_condition_share`);
+* the test NLL of the sub-label model, both given its sub-label and given only the class (a
+  mixture over the class's sub-labels, :func:`class_mixture_weights`, :func:`sublabel_nll`);
+* which variables of the 10-label model survive in the sub-label model (:func:`match_variables`);
+* a stated crossbar detector for sevens (:func:`crossbar`) and the crossed fraction of real and
+  sampled sevens (:func:`crossed_fraction`, :func:`sample_conditions`).
+
+References:
+    Sorrenson et al. (2020), §4.4.4; Khemakhem et al. (2020), Theorem 1 (2n + 1 conditions).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch import nn
+
+from ..distributions import ClassConditionalGaussian
+from ..flows import encode
+from ..likelihood import bits_per_dim
+from ..sublabels import SubLabels
+
+__all__ = [
+    "PAIR",
+    "PAIR_COMMAND",
+    "SURVIVAL_R",
+    "crossbar",
+    "wilson_interval",
+    "crossed_fraction",
+    "rare_condition_share",
+    "class_mixture_weights",
+    "sublabel_nll",
+    "within_class_correlation",
+    "match_variables",
+    "sample_conditions",
+]
+
+# The shipped pair: data/weights/<name>.pt + .json, trained by PAIR_COMMAND.
+PAIR = {"labels": "gin_mnist_labels10", "sublabels": "gin_mnist_sublabels40"}
+PAIR_COMMAND = (
+    "python -m gin_core.training digits --dataset {dataset} --data-root data --epochs {epochs} --lr 3e-4 "
+    "--drop {drop} --seed 0{sub} --out runs/{name}"
+)
+# A 10-label variable survives if its one-to-one partner correlates at least this much (stated in
+# bench/results/conditions_mnist_plan.json before the models were trained).
+SURVIVAL_R = 0.7
+
+
+def _longest_run(row: np.ndarray) -> tuple[int, int, int]:
+    """Length, first and last column of the longest run of True in a boolean row (0, 0, -1 if none)."""
+    padded = np.concatenate([[False], row, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    if len(edges) == 0:
+        return 0, 0, -1
+    starts, ends = edges[0::2], edges[1::2]
+    j = int(np.argmax(ends - starts))  # the first of the longest runs
+    return int(ends[j] - starts[j]), int(starts[j]), int(ends[j] - 1)
+
+
+def crossbar(
+    images,
+    ink: float = 0.5,
+    band: tuple[float, float] = (0.25, 0.85),
+    extra: int = 4,
+    ratio: float = 2.0,
+    side: int = 2,
+) -> np.ndarray:
+    """Does a seven have a crossbar? A stated rule on the ink of each row.
+
+    Pixels above ``ink`` are ink. Between the first and last inked rows (height H), the rows from
+    ``band[0]·H`` to ``band[1]·H`` below the top are the stem's band; in each, take the longest
+    horizontal run of ink. The stem's width is the median of those runs. A seven is **crossed**
+    if some band row has a run at least ``max(stem + extra, ratio · stem)`` long (a bar, not the
+    stem) *and* an earlier band row is stem-only (run at most ``stem + 1``, so the long row is not
+    the top bar running into the band) with its centre at least ``side`` pixels inside the long
+    run (the bar crosses the stem and sticks out on both sides).
+
+    The defaults were set by eye on the first 400 sevens of the MNIST test set, before any
+    model's samples were scored.
+
+    Arguments:
+        images: ``(N, H, W)`` or ``(N, 1, H, W)`` in [0, 1] (tensor or array).
+        ink, band, extra, ratio, side: the rule's settings, as above.
+
+    Returns:
+        ``(N,)`` boolean array.
+    """
+    if hasattr(images, "detach"):
+        images = images.detach().cpu().numpy()
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    if images.ndim != 3:
+        raise ValueError(f"images must have shape (N, H, W) or (N, 1, H, W), got {images.shape}")
+    if not 0 <= band[0] < band[1] <= 1:
+        raise ValueError(f"band must satisfy 0 <= start < end <= 1, got {band}")
+    out = np.zeros(len(images), dtype=bool)
+    for n, image in enumerate(images > ink):
+        rows = np.flatnonzero(image.any(1))
+        if len(rows) == 0:
+            continue
+        height = rows[-1] - rows[0] + 1
+        first, last = rows[0] + round(band[0] * height), rows[0] + round(band[1] * height)
+        runs = [_longest_run(image[r]) for r in range(first, last + 1)]
+        stem = float(np.median([r[0] for r in runs]))
+        for j, (length, start, end) in enumerate(runs):
+            if length < max(stem + extra, ratio * stem):
+                continue
+            if any(n2 <= stem + 1 and start + side <= (s2 + e2) / 2 <= end - side for n2, s2, e2 in runs[:j] if n2):
+                out[n] = True
+                break
+    return out
+
+
+def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (95% for ``z = 1.96``)."""
+    if n <= 0 or not 0 <= hits <= n:
+        raise ValueError(f"need 0 <= hits <= n and n > 0, got hits={hits}, n={n}")
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def crossed_fraction(images) -> dict:
+    """Fraction of images that :func:`crossbar` calls crossed, with its 95% Wilson interval."""
+    hits = crossbar(images)
+    low, high = wilson_interval(int(hits.sum()), len(hits))
+    return {"n": len(hits), "crossed": int(hits.sum()), "fraction": float(hits.mean()), "low": low, "high": high}
+
+
+def rare_condition_share(labels: torch.Tensor, n_conditions: int, batch_size: int, epochs: int, seed: int = 0) -> dict:
+    """How often a condition has fewer than two samples in a batch (so its samples leave the loss).
+
+    Shuffles ``labels`` as training does (a fresh permutation per epoch, the last partial batch
+    dropped) with a generator seeded by ``seed``. Training also draws its noise from its
+    generator, so the batches are not exactly the run's; the run's own count is
+    :attr:`gin_core.training.History.excluded`.
+
+    Returns:
+        ``{"excluded_share", "batches_affected_share", "mean_per_condition"}``: the share of samples
+        left out, the share of batches with at least one left out, and the mean number of samples
+        of a condition per batch.
+    """
+    generator = torch.Generator().manual_seed(int(seed))
+    n_batches = labels.shape[0] // batch_size
+    excluded = affected = 0
+    for _ in range(epochs):
+        perm = torch.randperm(labels.shape[0], generator=generator)
+        batches = labels[perm[: n_batches * batch_size]].view(n_batches, batch_size)
+        counts = torch.zeros(n_batches, n_conditions, dtype=torch.long).scatter_add_(
+            1, batches, torch.ones_like(batches)
+        )
+        lonely = counts == 1
+        excluded += int(lonely.sum())
+        affected += int(lonely.any(1).sum())
+    total = epochs * n_batches
+    return {
+        "excluded_share": excluded / (total * batch_size),
+        "batches_affected_share": affected / total,
+        "mean_per_condition": batch_size / n_conditions,
+    }
+
+
+def class_mixture_weights(classes: torch.Tensor, rule: SubLabels) -> torch.Tensor:
+    """Mixture weights ``(N, C·s)`` over the sub-labels of each sample's class, by their training shares.
+
+    With these, :meth:`ClassConditionalGaussian.mixture_log_prob` of the sub-label model is the
+    density of the code given only the class: :math:`p(w \\mid c) = \\sum_r p(r \\mid c)\\, p(w \\mid c, r)`.
+    """
+    shares = (rule.sizes / rule.sizes.sum(1, keepdim=True)).double()  # (C, s)
+    weights = torch.zeros(classes.shape[0], rule.n_conditions, dtype=torch.float64)
+    s = rule.per_class
+    for r in range(s):
+        weights[torch.arange(classes.shape[0]), classes * s + r] = shares[classes, r]
+    return weights
+
+
+def sublabel_nll(
+    net: nn.Module,
+    rule: SubLabels,
+    x_train: torch.Tensor,
+    u_train: torch.Tensor,
+    x_test: torch.Tensor,
+    u_test: torch.Tensor,
+    noise: float = 0.01,
+    seed: int = 0,
+) -> dict:
+    """Test NLL of a sub-label model, given the sub-label and given only the class.
+
+    The sub-label statistics are fitted on the training codes (noise draws from ``seed``); the test
+    codes (``seed + 1``) are scored (a) under their own sub-label (assigned by ``rule``) and (b)
+    under the mixture of their class's sub-labels (:func:`class_mixture_weights`). (b) is
+    comparable with a 10-label model's class-conditional NLL; (a) uses more information than the
+    class. GIN is volume preserving, so no log-determinant enters.
+
+    Returns:
+        ``{"sublabel": {"nats_per_dim", "bits_per_dim"}, "class_mixture": {...}}``.
+    """
+    if not getattr(net, "volume_preserving", False):
+        raise ValueError("sublabel_nll scores a volume-preserving (GIN) network; this one has a log-determinant")
+    w_fit, _ = encode(net, x_train, 500, noise, seed)
+    prior = ClassConditionalGaussian(rule.n_conditions, w_fit.shape[1]).double()
+    prior.fit(w_fit.double(), rule.assign(x_train, u_train))
+    w, _ = encode(net, x_test, 500, noise, seed + 1)
+    w = w.double()
+    d = w.shape[1]
+    own = -prior.log_prob(w, rule.assign(x_test, u_test)).mean().item() / d
+    mixture = -prior.mixture_log_prob(w, class_mixture_weights(u_test.cpu(), rule)).mean().item() / d
+    return {
+        "sublabel": {"nats_per_dim": own, "bits_per_dim": bits_per_dim(own)},
+        "class_mixture": {"nats_per_dim": mixture, "bits_per_dim": bits_per_dim(mixture)},
+    }
+
+
+def within_class_correlation(a, b, u) -> np.ndarray:
+    """Pooled within-class |Pearson r| between the columns of ``a (N, p)`` and ``b (N, q)``.
+
+    Each column is centred by its class means (classes ``u``) before correlating, so that two
+    variables agree only if they vary together *inside* the classes, not merely in their class means.
+    """
+    a, b = (np.asarray(t.detach().cpu() if hasattr(t, "detach") else t, dtype=np.float64) for t in (a, b))
+    u = np.asarray(u.cpu() if hasattr(u, "cpu") else u).astype(int)
+    if not len(a) == len(b) == len(u):
+        raise ValueError(f"a, b and u need one row per sample; got {len(a)}, {len(b)} and {len(u)}")
+
+    def centred(m):
+        out = m.copy()
+        for c in np.unique(u):
+            out[u == c] -= m[u == c].mean(0)
+        std = out.std(0)
+        if np.any(std == 0):
+            raise ValueError("a variable is constant within every class; its correlation is undefined")
+        return out / std
+
+    return np.abs(centred(a).T @ centred(b) / len(a))
+
+
+def match_variables(w_ref, order_ref, k_ref: int, w_new, order_new, k_new: int, u, threshold: float = SURVIVAL_R):
+    """Which informative variables of a reference model reappear in a new model (one-to-one, by |r|).
+
+    Arguments:
+        w_ref, w_new: codes of the same images under the two models, ``(N, d)``.
+        order_ref, order_new: spectrum orders (``order[j]`` = latent index of variable j+1).
+        k_ref, k_new: numbers of informative variables.
+        u: the images' classes.
+        threshold: a match with ``|r| >= threshold`` counts as surviving.
+
+    Returns:
+        ``(rows, new_only, corr)``: one row per reference variable ``{"variable", "partner", "r",
+        "survives", "best_r"}`` (variables are 1-based spectrum ranks, ``partner`` ``None`` if
+        unmatched), the new model's informative variables whose best |r| with any reference
+        variable is below ``threshold``, and the ``(k_ref, k_new)`` |r| matrix.
+    """
+    a = np.asarray(w_ref)[:, np.asarray(order_ref)[:k_ref]]
+    b = np.asarray(w_new)[:, np.asarray(order_new)[:k_new]]
+    corr = within_class_correlation(a, b, u)
+    rows_i, cols_j = linear_sum_assignment(-corr)
+    partner = dict(zip(rows_i.tolist(), cols_j.tolist()))
+    rows = []
+    for i in range(k_ref):
+        j = partner.get(i)
+        r = float(corr[i, j]) if j is not None else 0.0
+        rows.append(
+            {
+                "variable": i + 1,
+                "partner": None if j is None else j + 1,
+                "r": r,
+                "survives": bool(r >= threshold),
+                "best_r": float(corr[i].max()),
+            }
+        )
+    new_only = [j + 1 for j in range(k_new) if corr[:, j].max() < threshold]
+    return rows, new_only, corr
+
+
+@torch.no_grad()
+def sample_conditions(
+    net: nn.Module, prior: ClassConditionalGaussian, conditions: torch.Tensor, temperature: float = 1.0, seed: int = 0
+) -> torch.Tensor:
+    """Decode samples :math:`w \\sim \\mathcal N(\\mu(u), T^2\\sigma^2(u))` of the given conditions.
+
+    All variables are sampled (the paper's temperature samples of §4.4.4), in float64, and
+    decoded by the flow's inverse in its own dtype.
+
+    Returns:
+        Images ``(N, ...)`` on the CPU, float64.
+    """
+    generator = torch.Generator().manual_seed(int(seed))
+    w = prior.sample(conditions.cpu(), temperature, generator=generator)
+    param = next(net.parameters())
+    images = [net.inverse(chunk.to(param.device, param.dtype)).cpu().double() for chunk in w.split(500)]
+    return torch.cat(images)
