@@ -7,7 +7,15 @@ import pytest
 import torch
 
 import gin_core.training
-from gin_core import GaussianMixtureNLL, artificial_gin, encode, load_checkpoint, make_artificial_data, train
+from gin_core import (
+    CheckpointError,
+    GaussianMixtureNLL,
+    artificial_gin,
+    encode,
+    load_checkpoint,
+    make_artificial_data,
+    train,
+)
 from gin_core.training import main, make_optimizer, train_step
 
 N_EPOCHS, BATCH = 3, 100  # 600 points: 6 steps per epoch, 18 in all; the lr drops at epoch 2
@@ -246,3 +254,40 @@ def test_command_line_trains_and_resumes(tmp_path, capsys, restore_signal_handle
     assert second.epochs == 3 and second.loss[:2] == first.loss
     with pytest.raises(SystemExit):
         main(["artificial", "--out", str(out)])  # --epochs and --lr are required
+
+
+def test_stratified_permutation_balances_every_batch():
+    from gin_core.training import stratified_permutation
+
+    strata = torch.cat([torch.full((n,), k) for k, n in enumerate([500, 300, 150, 50])])  # 1000 samples
+    perm = stratified_permutation(strata, torch.Generator().manual_seed(0))
+    assert torch.equal(perm.sort().values, torch.arange(1000))  # a permutation
+    counts = torch.stack([torch.bincount(strata[b], minlength=4) for b in perm.view(10, 100)])
+    expected = torch.tensor([50, 30, 15, 5])
+    assert ((counts - expected).abs() <= 1).all()  # each batch within one sample of its share
+    again = stratified_permutation(strata, torch.Generator().manual_seed(0))
+    assert torch.equal(perm, again) and not torch.equal(perm, stratified_permutation(strata, torch.Generator()))
+
+
+def test_stratified_training_resumes_bit_identically(data, tmp_path):
+    strata = data.u.clone()
+
+    def go(checkpoint=None, stop=None):
+        net = artificial_gin(seed=0)
+        kwargs = dict(n_classes=3, n_epochs=N_EPOCHS, lr=1e-2, batch_size=BATCH, milestones=(2,), seed=0)
+        kwargs.update(checkpoint=checkpoint, progress=False, strata=strata)
+        if stop is None:
+            return net, train(net, data.x, data.u, **kwargs)
+        with interrupt_after(stop), pytest.raises(KeyboardInterrupt):
+            train(net, data.x, data.u, **kwargs)
+
+    reference = go(tmp_path / "full.pt")
+    assert load_checkpoint(tmp_path / "full.pt")["training"]["strata_sizes"] == torch.bincount(strata).tolist()
+    go(tmp_path / "cut.pt", stop=8)
+    assert_same_run(reference, go(tmp_path / "cut.pt"))
+    unbalanced = run(data)  # plain shuffling trains differently
+    assert unbalanced[1].loss != reference[1].loss
+    with pytest.raises(CheckpointError, match="strata_sizes"):  # a plain run cannot resume a balanced one
+        run(data, tmp_path / "full.pt")
+    with pytest.raises(ValueError, match="strata must be a long tensor"):
+        train(artificial_gin(seed=0), data.x, data.u, 3, 1, 1e-2, BATCH, strata=strata[:10], progress=False)

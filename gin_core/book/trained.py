@@ -95,7 +95,7 @@ def export_weights(
     net, _ = load_weights(path)
     result = heldout_nll(net, x_train, u_train, x_test, u_test, n_classes=10, noise=noise, seed=0)
     extra = {}
-    if args.sub_labels is None and training["dataset"] != args.dataset:
+    if str(training["dataset"]).split(";")[0] != args.dataset:
         raise ValueError(
             f"the checkpoint was trained on {training['dataset']!r}, but the command says {args.dataset!r}"
         )
@@ -104,7 +104,7 @@ def export_weights(
         from .conditions import sublabel_nll
 
         rule = fit_sub_labels(x_train, u_train, per_class=args.sub_labels)
-        if f"{args.dataset}; {rule.describe()}" != training["dataset"]:
+        if f"conditioned on {rule.describe()}" not in training["dataset"]:
             raise ValueError(f"the checkpoint was trained on {training['dataset']!r}, not on {rule.describe()!r}")
         extra = {
             "conditions": rule.describe(),
@@ -116,6 +116,7 @@ def export_weights(
     wall = float(sum(history["seconds"]))
     provenance = {
         "dataset": args.dataset,
+        "training_data": training["dataset"],
         **extra,
         "command": command,
         "seed": training["seed"],
