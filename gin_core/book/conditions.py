@@ -286,18 +286,176 @@ def match_variables(w_ref, order_ref, k_ref: int, w_new, order_new, k_new: int, 
 
 @torch.no_grad()
 def sample_conditions(
-    net: nn.Module, prior: ClassConditionalGaussian, conditions: torch.Tensor, temperature: float = 1.0, seed: int = 0
+    net: nn.Module,
+    prior: ClassConditionalGaussian,
+    conditions: torch.Tensor,
+    temperature: float = 1.0,
+    seed: int = 0,
+    dims=None,
 ) -> torch.Tensor:
     """Decode samples :math:`w \\sim \\mathcal N(\\mu(u), T^2\\sigma^2(u))` of the given conditions.
 
-    All variables are sampled (the paper's temperature samples of §4.4.4), in float64, and
-    decoded by the flow's inverse in its own dtype.
+    As in the paper's Fig. 9, pass the informative variables as ``dims`` to sample only those and
+    keep the others at the condition mean (``None``: all variables). Drawn in float64 and decoded
+    by the flow's inverse in its own dtype.
 
     Returns:
         Images ``(N, ...)`` on the CPU, float64.
     """
     generator = torch.Generator().manual_seed(int(seed))
-    w = prior.sample(conditions.cpu(), temperature, generator=generator)
+    w = prior.sample(conditions.cpu(), temperature, generator=generator, dims=dims)
     param = next(net.parameters())
     images = [net.inverse(chunk.to(param.device, param.dtype)).cpu().double() for chunk in w.split(500)]
     return torch.cat(images)
+
+
+def load_pair(device: str | torch.device = "cpu") -> dict:
+    """The shipped pair of :data:`PAIR`: ``{"labels": (net, provenance), "sublabels": (net, provenance)}``.
+
+    Both are checked against each other: the same network, seed, schedule, batch size and
+    balanced batches, differing only in the conditions.
+    """
+    from ..weights import load_weights
+    from . import settings
+
+    pair = {key: load_weights(settings.weights_dir() / f"{name}.pt", device=device) for key, name in PAIR.items()}
+    a, b = pair["labels"][1], pair["sublabels"][1]
+    same = ("network", "seed", "batch_size", "noise", "lr", "lr_drops", "epochs_done", "dataset")
+    differing = [key for key in same if a[key] != b[key]]
+    if differing:
+        raise ValueError(f"the shipped pair was not trained with identical settings: {differing} differ")
+    for net, _ in pair.values():
+        net.eval()
+    return pair
+
+
+def train_pair(
+    dataset: str,
+    epochs: int,
+    drop: int,
+    x: torch.Tensor,
+    u: torch.Tensor,
+    runs: str,
+    per_class: int = 4,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train the 10-label and the sub-label Table 3 GIN with identical settings and batches (checkpoints resume).
+
+    Both use balanced batches over the same sub-labels (:func:`gin_core.training.stratified_permutation`),
+    seed 0, Adam at 3e-4 divided by 10 at epoch ``drop``, batch 240 and noise 0.01: the settings of
+    :data:`PAIR_COMMAND`. Returns ``{"labels": (net, history), "sublabels": (net, history)}``.
+    """
+    from pathlib import Path
+
+    from ..networks import emnist_gin
+    from ..sublabels import fit_sub_labels
+    from ..training import train
+
+    rule = fit_sub_labels(x, u, per_class=per_class)
+    sub = rule.assign(x, u)
+    description = f"{dataset}; batches balanced over {rule.describe()}"
+    out = {}
+    for key, labels, n_classes, data in (
+        ("labels", u, 10, description),
+        ("sublabels", sub, rule.n_conditions, f"{description}; conditioned on {rule.describe()}"),
+    ):
+        net = emnist_gin(seed=0)
+        history = train(
+            net,
+            x,
+            labels,
+            n_classes,
+            n_epochs=epochs,
+            lr=3e-4,
+            batch_size=240,
+            milestones=(drop,),
+            noise=0.01,
+            seed=0,
+            checkpoint=Path(runs) / f"{PAIR[key]}_{dataset}" / "checkpoint.pt",
+            device=device,
+            progress=progress,
+            dataset=data,
+            strata=sub,
+        )
+        out[key] = (net.eval(), history)
+    return out
+
+
+@torch.no_grad()
+def measure_pair(
+    nets: dict,
+    rule: SubLabels,
+    x_train: torch.Tensor,
+    u_train: torch.Tensor,
+    x_test: torch.Tensor,
+    u_test: torch.Tensor,
+    n_samples: int = 1000,
+    temperature: float = 1.0,
+    noise: float = 0.01,
+    seed: int = 0,
+) -> dict:
+    """Everything the chapter measures on the pair, as plain numbers (the bench script stores this).
+
+    Arguments:
+        nets: ``{"labels": net, "sublabels": net}``.
+        rule: the sub-label rule the sub-label model was trained with.
+        x_train, u_train: images whose codes (noise ``noise``, draws from ``seed``) give the
+            spectra, the knees and the latent distributions.
+        x_test, u_test: images whose codes (noise-free) are matched between the models.
+        n_samples: sevens sampled from each model at ``temperature`` (draws from ``seed``), only its
+            informative variables sampled (the paper's Fig. 9).
+
+    Returns:
+        A dictionary: spectra and counts by the book's knee rule, the matching table, the
+        new-only variables, the crossed fractions of real and sampled sevens, and the codes and
+        priors needed for the figures (under ``"_objects"``, not serialisable).
+    """
+    from ..metrics import count_informative, latent_spectrum
+    from .atlas import DEFAULT_KNEE
+
+    method, kwargs = DEFAULT_KNEE
+    sub_train = rule.assign(x_train, u_train)
+    result, objects = {"n_train": len(x_train), "n_test": len(x_test), "conditions": rule.describe()}, {}
+    for key, labels, n_conditions in (("labels", u_train, 10), ("sublabels", sub_train, rule.n_conditions)):
+        net = nets[key]
+        w, _ = encode(net, x_train, 500, noise, seed)
+        spectrum = latent_spectrum(w, labels)
+        k = count_informative(spectrum, method, **kwargs)
+        prior = ClassConditionalGaussian(n_conditions, w.shape[1]).double().fit(w.double(), labels)
+        result[key] = {"k": k, "std": spectrum.std.tolist()}
+        objects[key] = {"w_train": w, "spectrum": spectrum, "prior": prior}
+        if key == "sublabels":  # the same codes measured with the 10 classes
+            by_class = latent_spectrum(w, u_train)
+            result[key]["k_by_class"] = count_informative(by_class, method, **kwargs)
+            result[key]["std_by_class"] = by_class.std.tolist()
+            objects[key]["class_prior"] = ClassConditionalGaussian(10, w.shape[1]).double().fit(w.double(), u_train)
+        objects[key]["w_test"], _ = encode(net, x_test, 500, 0.0, seed)
+    ref, new = objects["labels"], objects["sublabels"]
+    rows, new_only, corr = match_variables(
+        ref["w_test"].numpy(),
+        ref["spectrum"].order,
+        result["labels"]["k"],
+        new["w_test"].numpy(),
+        new["spectrum"].order,
+        result["sublabels"]["k"],
+        u_test,
+    )
+    result["matching"] = {"threshold": SURVIVAL_R, "rows": rows, "new_only": new_only}
+    result["survivors"] = sum(r["survives"] for r in rows)
+    objects["corr"] = corr
+    # crossed sevens: the training set, then samples of class 7 from each model
+    result["crossed"] = {"train": crossed_fraction(x_train[u_train == 7])}
+    sevens_10 = torch.full((n_samples,), 7)
+    shares = rule.sizes[7].double() / rule.sizes[7].sum()
+    draws = torch.multinomial(shares, n_samples, replacement=True, generator=torch.Generator().manual_seed(seed))
+    sevens_40 = 7 * rule.per_class + draws
+    for key, conditions in (("labels", sevens_10), ("sublabels", sevens_40)):
+        informative = torch.as_tensor(objects[key]["spectrum"].order[: result[key]["k"]].copy())
+        images = sample_conditions(nets[key], objects[key]["prior"], conditions, temperature, seed, dims=informative)
+        result["crossed"][key] = crossed_fraction(images)
+        objects[key]["sevens"] = images
+    result["crossed"]["temperature"] = temperature
+    result["crossed"]["sublabel_draws"] = torch.bincount(draws, minlength=rule.per_class).tolist()
+    result["_objects"] = objects
+    return result
