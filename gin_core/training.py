@@ -52,6 +52,8 @@ class History:
         excluded: samples left out of the loss (classes with < 2 samples in a batch).
         criterion: the trained :class:`~gin_core.loss.GaussianMixtureNLL` (its prior holds the
             learned statistics when ``learned_stats=True``).
+        fast: whether the run took the compiled step (:mod:`gin_core.fast`).
+        compile_seconds: time of the first compiled call in this process (0 if none or reused).
     """
 
     loss: list[float] = field(default_factory=list)
@@ -59,6 +61,8 @@ class History:
     seconds: list[float] = field(default_factory=list)
     excluded: int = 0
     criterion: GaussianMixtureNLL | None = field(default=None, repr=False, compare=False)
+    fast: bool = field(default=False, compare=False)
+    compile_seconds: float = field(default=0.0, compare=False)
 
     @property
     def epochs(self) -> int:
@@ -174,6 +178,8 @@ class _Run:
         self.net, self.criterion, self.optimizer, self.generator = net, criterion, optimizer, generator
         self.network, self.settings = network, settings
         self.strata = None  # balanced batches over these strata (train(strata=...)), else plain shuffling
+        self.fast = None  # the path this run takes (decided once, kept in the checkpoint)
+        self.fast_step = None
         self.history = History()
         self.commits = [code_commit()]
         self.epoch, self.position, self.perm = 0, 0, None  # epoch, step inside it, its shuffle
@@ -200,6 +206,7 @@ class _Run:
             "epoch_count": self.epoch_count,
             "epoch_seconds": time.perf_counter() - self.t0,
             "history": self.history.as_dict(),
+            "fast": self.fast,
         }
 
     def restore(self, path: Path, device: torch.device) -> None:
@@ -220,6 +227,7 @@ class _Run:
         self.perm = state["perm"].to(device) if state["perm"] is not None else None
         self.epoch_sum, self.epoch_count = float(state["epoch_sum"]), int(state["epoch_count"])
         self.t0 = time.perf_counter() - float(state["epoch_seconds"])
+        self.fast = state.get("fast")  # None in checkpoints written before the fast path existed
 
     def run_epoch(self, x: torch.Tensor, u: torch.Tensor, bar) -> None:
         """Finish the current epoch: shuffle (unless resumed inside it), step through its batches, log it."""
@@ -236,16 +244,19 @@ class _Run:
         batch = s["batch_size"]
         while self.position < x.shape[0] // batch:
             index = self.perm[self.position * batch : (self.position + 1) * batch]
-            value = train_step(
-                self.net,
-                self.criterion,
-                self.optimizer,
-                x[index],
-                u[index],
-                s["noise"],
-                self.generator,
-                check_values=False,
-            )
+            if self.fast_step is not None:
+                value = self.fast_step(x[index], u[index], s["noise"], self.generator)
+            else:
+                value = train_step(
+                    self.net,
+                    self.criterion,
+                    self.optimizer,
+                    x[index],
+                    u[index],
+                    s["noise"],
+                    self.generator,
+                    check_values=False,
+                )
             if not math.isfinite(value):
                 raise FloatingPointError(
                     f"the loss became {value} at epoch {self.epoch + 1}, step {self.position}; lower the learning rate"
@@ -292,6 +303,7 @@ def train(
     progress: bool = True,
     dataset: str | None = None,
     strata: torch.Tensor | None = None,
+    fast: bool | str = "auto",
 ) -> History:
     """Train a flow by minimising the Gaussian-mixture NLL of its latent codes.
 
@@ -328,6 +340,10 @@ def train(
         strata: integer stratum of each sample ``(N,)``; if given, each epoch's batches are
             balanced over the strata (:func:`stratified_permutation`) instead of plainly
             shuffled: a remedy for conditions too rare to have two samples in every batch.
+        fast: the compiled step of :mod:`gin_core.fast`: ``True``, ``False`` (eager), or ``"auto"``
+            (compiled where :data:`gin_core.fast.AUTO_RULE` says it pays for this run's steps).
+            A resumed run keeps the path its checkpoint was written with, unless ``fast`` is
+            given as ``True`` or ``False``. The two paths agree to float32 rounding, not bit for bit.
 
     Returns:
         The :class:`History` of all epochs, resumed ones included, with the trained criterion.
@@ -372,6 +388,20 @@ def train(
     x, u = x.to(device), u.to(device)
     steps = x.shape[0] // batch_size
     done = min(run.epoch * steps + run.position, n_epochs * steps)
+    if run.fast is None or fast != "auto":
+        from .fast import choose
+
+        shape = (batch_size, *x.shape[1:])
+        run.fast = choose(fast, net, shape, x.dtype, device, n_classes, learned_stats, n_epochs * steps - done)
+    if run.fast:
+        from .fast import FastStep, compile_available
+
+        if compile_available(device)[0]:
+            run.fast_step = FastStep(net, criterion, optimizer)
+        else:  # a checkpoint written on the fast path, resumed where it cannot compile
+            from .fast import _warn_once
+
+            _warn_once(f"{checkpoint} was trained on the fast path, which is unavailable here; resuming eagerly")
     bar = tqdm(
         total=n_epochs * steps,
         initial=done,
@@ -394,6 +424,8 @@ def train(
         bar.close()
     run.history.excluded = criterion.n_excluded
     run.history.criterion = criterion
+    run.history.fast = run.fast_step is not None and not run.fast_step.eager
+    run.history.compile_seconds = run.fast_step.compile_seconds if run.fast_step is not None else 0.0
     return run.history
 
 
@@ -434,6 +466,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="S",
         help="digits: balanced batches over S k-means sub-labels per class (whatever the conditions)",
+    )
+    p.add_argument(
+        "--fast",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="compiled training step (gin_core.fast): on, off, or auto (where it pays; default)",
     )
     p.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -507,6 +545,7 @@ def _run(args: argparse.Namespace) -> History:
         progress=not args.quiet,
         dataset=dataset,
         strata=strata,
+        fast={"auto": "auto", "on": True, "off": False}[args.fast],
     )
     final = f"final loss {history.loss[-1]:.4f} nats/dim" if history.loss else "no epoch trained"
     print(f"done: {history.epochs} epochs, {final}, checkpoint {out / 'checkpoint.pt'}")

@@ -264,6 +264,7 @@ def run_artificial(
     checkpoint: str | Path | None = None,
     device=None,
     progress: bool = False,
+    fast: bool | str = "auto",
 ) -> ArtificialRun:
     """Train the GIN of Table 2 on the artificial data and evaluate it.
 
@@ -294,6 +295,8 @@ def run_artificial(
             An existing file is resumed.
         device: training device (default CUDA if available).
         progress: show a progress bar.
+        fast: the compiled training step (:func:`~gin_core.training.train`'s ``fast``); a sweep in
+            one process compiles once, so ``True`` pays there even for short runs.
 
     Returns:
         An :class:`ArtificialRun`.
@@ -347,6 +350,7 @@ def run_artificial(
                 device=device,
                 progress=progress,
                 dataset=train_data.description,
+                fast=fast,
             )
             seconds += time.perf_counter() - t0
             if stop < n_epochs:

@@ -1,0 +1,287 @@
+"""A fast training step: the forward pass and the loss compiled with ``torch.compile``, eager as fallback.
+
+The 10-d network of Table 2 does about 27 MFLOP a step, which a CPU core does in well under a
+millisecond; in eager PyTorch most of its step is per-operator overhead (``bench/README.md``).
+Compiling the forward pass and the loss into one graph (TorchInductor generates fused C++ on
+CPU and Triton on CUDA, and AOTAutograd the matching backward) removes most of it.
+
+* :class:`FastStep` takes the same step as :func:`gin_core.training.train_step`: the same noise
+  from the same generator, the same loss (batch statistics or learned, GIN or GLOW-style), the
+  same Adam step; only the forward and the loss run compiled. Loss and parameters agree with
+  eager execution to float32 rounding (tests: 1e-5 after 10 steps).
+* The compiled function takes the parameters as inputs (``torch.func.functional_call``), so it is
+  compiled **once per process** for a network architecture and batch shape and reused by every
+  later run, whatever its seed: a sweep pays for compilation once.
+* :func:`choose` decides whether the fast path pays for a run: compiling costs tens of seconds
+  (less when inductor's on-disk cache is warm), so a short run stays eager. Its rule and the
+  measurements behind it are in :data:`AUTO_RULE`.
+* Where compilation is unavailable (no C compiler on CPU, an unsupported platform, or a failure
+  while compiling), the step falls back to eager with a warning that says why.
+
+On CUDA, the EMNIST network can also run under bfloat16 autocast with channels-last images
+(``amp=True``): the class statistics and the loss stay in float32, and the weights stay float32,
+so the trained flow inverts as exactly as before (the inversion tests run on the weights).
+
+References:
+    Sorrenson et al. (2020), Appendix D (the step being compiled); PyTorch 2 ``torch.compile``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .distributions import HALF_LOG_2PI, class_statistics
+from .flows import InvertibleSequential
+
+__all__ = ["FastStep", "AUTO_RULE", "compile_available", "choose", "clear_cache"]
+
+# Which runs "auto" compiles. Measured by bench/bench_step.py (bench/results/speed.json): on the
+# project's 2-core CPU compiling the 10-d step took about 30-45 s with a cold inductor cache and
+# about 6-11 s with a warm one, and saved about 4-5 ms a step. A run compiles only if its
+# planned steps would repay the compilation: at least `cold_steps` (cold cache) or `warm_steps`
+# (this process, or an earlier one on this machine, compiled the same step). A step already
+# compiled in this process is always reused.
+AUTO_RULE = {
+    "architectures": ("artificial_gin",),  # the EMNIST step is convolution-bound on CPU: eager
+    "cold_steps": 12_000,
+    "warm_steps": 3_000,
+}
+
+_COMPILED: dict[tuple, tuple] = {}  # key -> (compiled function, template network)
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def compile_available(device: torch.device | str = "cpu") -> tuple[bool, str]:
+    """Can ``torch.compile`` build a step here? Returns ``(available, reason if not)``."""
+    device = torch.device(device)
+    if not hasattr(torch, "compile"):
+        return False, f"torch {torch.__version__} has no torch.compile"
+    if sys.platform == "win32":
+        return False, "torch.compile's inductor backend is not supported on Windows here"
+    if os.environ.get("GIN_NO_COMPILE", "").strip() not in ("", "0"):
+        return False, "GIN_NO_COMPILE is set"
+    if device.type == "cpu" and not any(shutil.which(c) for c in ("g++", "c++", "clang++")):
+        return False, "no C++ compiler (g++, c++ or clang++) on the PATH: inductor cannot build CPU kernels"
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return False, "CUDA is not available"
+    return True, ""
+
+
+def _architecture(net: nn.Module) -> dict:
+    config = dict(getattr(net, "config", None) or {"class": type(net).__name__})
+    config.pop("seed", None)  # the seed changes weights and permutations, which are inputs
+    return config
+
+
+def _key(net, x_shape, dtype, device, n_classes, learned, amp) -> tuple:
+    # repr(net) spells out every layer and its settings (not the seed, whose weights and
+    # permutations are inputs), so two networks share a compiled step only if their structure is equal
+    return (
+        repr(net),
+        tuple(x_shape),
+        str(dtype),
+        str(device),
+        n_classes,
+        learned,
+        amp,
+    )
+
+
+def _marker(key: tuple) -> Path:
+    """A file beside inductor's on-disk cache recording that this step was compiled (and how long it took)."""
+    from torch._inductor import config as inductor_config
+
+    root = Path(getattr(inductor_config, "cache_dir", None) or os.environ.get("TORCHINDUCTOR_CACHE_DIR", "/tmp"))
+    return root / "gin_core" / f"{_stable_hash(repr(key))}.json"
+
+
+def _stable_hash(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def choose(fast, net: nn.Module, x_shape, dtype, device, n_classes: int, learned: bool, planned_steps: int) -> bool:
+    """Whether a run takes the fast path.
+
+    Arguments:
+        fast: ``True`` (compile unless unavailable), ``False`` (eager) or ``"auto"`` (compile if
+            :data:`AUTO_RULE` says it pays for ``planned_steps``).
+        net, x_shape, dtype, device, n_classes, learned: what the step is compiled for.
+        planned_steps: the steps the run still has to take.
+
+    Returns:
+        ``True`` for the fast path.
+    """
+    if fast not in (True, False, "auto"):
+        raise ValueError(f"fast must be True, False or 'auto', got {fast!r}")
+    if fast is False or not isinstance(net, InvertibleSequential):
+        return False
+    available, reason = compile_available(device)
+    if not available:
+        if fast is True:
+            _warn_once(f"the fast training step is unavailable ({reason}); training runs eagerly")
+        return False
+    if fast is True:
+        return True
+    key = _key(net, x_shape, dtype, torch.device(device), n_classes, learned, False)
+    if key in _COMPILED:
+        return True
+    if _architecture(net).get("architecture") not in AUTO_RULE["architectures"]:
+        return False
+    warm = _marker(key).is_file()
+    return planned_steps >= AUTO_RULE["warm_steps" if warm else "cold_steps"]
+
+
+def clear_cache() -> None:
+    """Forget the steps compiled in this process (tests; the on-disk cache stays)."""
+    _COMPILED.clear()
+    torch._dynamo.reset()
+
+
+def _loss(template, n_classes, learned, volume_preserving, amp, params, buffers, prior, x, u):
+    """Forward pass and loss of one batch, as GaussianMixtureNLL computes it; returns (loss, samples used)."""
+    from torch.func import functional_call
+
+    if amp:
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
+            w, log_det = functional_call(template, (params, buffers), (x,), {"check_finite": False})
+        w, log_det = w.float(), log_det.float()
+    else:
+        w, log_det = functional_call(template, (params, buffers), (x,), {"check_finite": False})
+    w = w.flatten(1)
+    d = w.shape[1]
+    if learned:
+        means, log_stds = prior
+        mu, log_sigma = means.index_select(0, u), log_stds.index_select(0, u)
+        nll = (0.5 * ((w - mu) * torch.exp(-log_sigma)) ** 2 + log_sigma + HALF_LOG_2PI).sum(1)
+        loss = nll.mean() / d
+        n_used = torch.full((), w.shape[0], dtype=torch.long, device=w.device)
+        if not volume_preserving:
+            loss = loss - log_det.mean() / d
+        return loss, n_used
+    _, variances, counts = class_statistics(w, u, n_classes)
+    kept = counts >= 2
+    weights = torch.where(kept, counts, torch.zeros_like(counts))
+    n_used = weights.sum()
+    log_var = torch.where(kept.unsqueeze(1), variances, torch.ones_like(variances)).log()
+    denominator = n_used.clamp(min=1)  # n_used == 0 raises after the call, as in eager
+    loss = (weights @ log_var.sum(dim=1)) * (0.5 / d) / denominator + (0.5 + HALF_LOG_2PI)
+    if not volume_preserving:
+        loss = loss - (log_det * kept.index_select(0, u)).sum() / denominator / d
+    return loss, n_used.long()
+
+
+class FastStep:
+    """One training step with the forward pass and the loss compiled; a drop-in for ``train_step``.
+
+    Arguments:
+        net: an :class:`~gin_core.flows.InvertibleSequential` (the package's networks).
+        criterion: the run's :class:`~gin_core.loss.GaussianMixtureNLL`.
+        optimizer: the run's optimiser.
+        amp: bfloat16 autocast with channels-last images (CUDA, the EMNIST network); the loss
+            stays float32.
+
+    Calling it as ``step(x, u, noise, generator)`` does what ``train_step`` does and returns the
+    loss as a Python float. If compiling fails, it warns once and runs eagerly from then on.
+    """
+
+    def __init__(self, net: nn.Module, criterion, optimizer: torch.optim.Optimizer, amp: bool = False):
+        if not isinstance(net, InvertibleSequential):
+            raise TypeError(f"the fast step needs an InvertibleSequential network, got {type(net).__name__}")
+        self.net, self.criterion, self.optimizer, self.amp = net, criterion, optimizer, bool(amp)
+        self.volume_preserving = bool(getattr(net, "volume_preserving", False))
+        self.compile_seconds = 0.0
+        self.eager = False
+
+    def _function(self, x: torch.Tensor):
+        key = _key(self.net, x.shape, x.dtype, x.device, self.criterion.n_classes, self.criterion.learned, self.amp)
+        if key not in _COMPILED:
+            template = copy.deepcopy(self.net)
+            for p in template.parameters():
+                p.requires_grad_(False)
+
+            def loss(params, buffers, prior, x, u):
+                return _loss(
+                    template,
+                    self.criterion.n_classes,
+                    self.criterion.learned,
+                    self.volume_preserving,
+                    self.amp,
+                    params,
+                    buffers,
+                    prior,
+                    x,
+                    u,
+                )
+
+            _COMPILED[key] = (torch.compile(loss, fullgraph=True, dynamic=False), template, False)
+        return key
+
+    def __call__(self, x: torch.Tensor, u: torch.Tensor, noise: float = 0.01, generator=None) -> float:
+        from .training import train_step
+
+        if self.eager:
+            return train_step(self.net, self.criterion, self.optimizer, x, u, noise, generator, check_values=False)
+        if noise > 0:  # the same draws as train_step
+            x = x + noise * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        if self.amp and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        key = self._function(x)
+        function, _, compiled_once = _COMPILED[key]
+        params = dict(self.net.named_parameters())
+        buffers = dict(self.net.named_buffers())
+        prior = (self.criterion.prior.means, self.criterion.prior.log_stds) if self.criterion.learned else ()
+        start = time.perf_counter()
+        try:
+            loss, n_used = function(params, buffers, prior, x, u)
+        except Exception as error:  # noqa: BLE001 - reported, then the step is taken eagerly
+            if compiled_once:
+                raise
+            _warn_once(f"compiling the training step failed ({type(error).__name__}: {error}); training runs eagerly")
+            self.eager = True
+            _COMPILED.pop(key, None)
+            return train_step(self.net, self.criterion, self.optimizer, x, u, 0.0, generator, check_values=False)
+        if not compiled_once:
+            self.compile_seconds = time.perf_counter() - start
+            _COMPILED[key] = (function, _COMPILED[key][1], True)
+            _write_marker(key, self.compile_seconds)
+        used = int(n_used)
+        if used == 0:
+            raise ValueError(
+                "no class has two or more samples in this batch, so no class variance can be estimated; "
+                "use a larger batch or learned statistics"
+            )
+        if used < x.shape[0]:
+            self.criterion.n_excluded += x.shape[0] - used
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+
+def _write_marker(key: tuple, seconds: float) -> None:
+    path = _marker(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"key": repr(key), "first_call_seconds": seconds, "torch": torch.__version__}))
+        tmp.replace(path)
+    except OSError as error:  # the marker only informs "auto"; training goes on
+        _warn_once(f"could not record the compiled step at {path} ({error}); 'auto' will treat the cache as cold")
