@@ -36,9 +36,14 @@ References:
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
+import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import FrEIA.framework as Ff
 import FrEIA.modules as Fm
@@ -47,6 +52,7 @@ import torch
 from torch import nn
 
 from gin_core import GaussianMixtureNLL, artificial_gin, count_parameters, emnist_gin
+from gin_core.fast import FastStep
 from gin_core.training import make_optimizer, train_step
 
 # ----------------------------------------------------------------------------------------------
@@ -151,81 +157,219 @@ def balanced_labels(n: int, n_classes: int, generator: torch.Generator) -> torch
     return torch.arange(n)[torch.randperm(n, generator=generator)] % n_classes
 
 
-def bench_case(name, ours, theirs, x, u, n_classes, lr, repeats, steps, warmup):
+def step_functions(name, x, u, n_classes, lr, fast: bool) -> tuple[dict, dict]:
+    """The steps compared: gin_core eager, gin_core fast (compiled, if ``fast``) and FrEIA with the authors' loss."""
+    make = artificial_gin if name == "10d" else emnist_gin
     g = torch.Generator().manual_seed(0)
-    criterion = GaussianMixtureNLL(n_classes, math.prod(ours.latent_shape))
-    opt_ours = make_optimizer(ours.parameters(), lr)
-    opt_theirs = torch.optim.Adam(theirs.parameters(), lr=lr)
-    ours.train()
+    fns, info = {}, {}
+    eager = make(seed=0).train()
+    criterion = GaussianMixtureNLL(n_classes, math.prod(eager.latent_shape))
+    opt = make_optimizer(eager.parameters(), lr)
+    fns["gin_core"] = lambda: train_step(eager, criterion, opt, x, u, noise=0.01, generator=g, check_values=False)
+    if fast:
+        net = make(seed=0).train()
+        fast_criterion = GaussianMixtureNLL(n_classes, math.prod(net.latent_shape))
+        step = FastStep(net, fast_criterion, make_optimizer(net.parameters(), lr))
+        start = time.perf_counter()
+        step(x, u, 0.01, g)  # compiles (or loads from inductor's cache)
+        info["first_fast_call_s"] = time.perf_counter() - start
+        if step.eager:
+            raise RuntimeError("the fast step fell back to eager; see the warning above")
+        fns["gin_core fast"] = lambda: step(x, u, 0.01, g)
+    theirs = (freia_10d if name == "10d" else freia_emnist)(0)
     theirs.train()
+    opt_theirs = torch.optim.Adam(theirs.parameters(), lr=lr)
+    fns["freia"] = lambda: freia_step(theirs, opt_theirs, x, u, n_classes, noise=0.01, generator=g)
+    info["parameters"] = count_parameters(eager)
+    return fns, info
 
-    def run_ours():
-        for _ in range(steps):
-            train_step(ours, criterion, opt_ours, x, u, noise=0.01, generator=g, check_values=False)
 
-    def run_theirs():
-        for _ in range(steps):
-            freia_step(theirs, opt_theirs, x, u, n_classes, noise=0.01, generator=g)
-
+def interleaved(fns: dict, repeats: int, steps: int, warmup: int) -> dict:
+    """Median seconds per step of each function (thread CPU time and wall time), interleaved, order rotating."""
     for _ in range(warmup):
-        run_ours()
-        run_theirs()
-    cpu = {"gin_core": [], "freia": []}
-    wall = {"gin_core": [], "freia": []}
+        for fn in fns.values():
+            for _ in range(steps):
+                fn()
+    cpu = {k: [] for k in fns}
+    wall = {k: [] for k in fns}
+    names = list(fns)
     for r in range(repeats):
-        order = [("gin_core", run_ours), ("freia", run_theirs)]
-        if r % 2:
-            order.reverse()
-        for key, fn in order:
+        for key in names[r % len(names) :] + names[: r % len(names)]:
             t_cpu, t_wall = time.thread_time(), time.perf_counter()
-            fn()
+            for _ in range(steps):
+                fns[key]()
             cpu[key].append((time.thread_time() - t_cpu) / steps)
             wall[key].append((time.perf_counter() - t_wall) / steps)
-    result = {}
-    print(
-        f"{name}: batch {x.shape[0]}, parameters gin_core {count_parameters(ours):,}, freia {count_parameters(theirs):,}"
-    )
-    for clock, times in (("cpu", cpu), ("wall", wall)):
-        med = {k: statistics.median(v) for k, v in times.items()}
-        ratios = [a / b for a, b in zip(times["freia"], times["gin_core"])]
-        result[clock] = statistics.median(ratios)
-        print(
-            f"  {clock:>4} time  gin_core {1e3 * med['gin_core']:8.2f} ms  "
-            f"freia {1e3 * med['freia']:8.2f} ms  ratio freia/gin_core {result[clock]:4.2f}x "
-            f"(repeats {min(ratios):.2f}-{max(ratios):.2f})"
+    out = {}
+    for key in names:
+        out[key] = {"cpu_s": statistics.median(cpu[key]), "wall_s": statistics.median(wall[key])}
+        if key != "freia":
+            ratios = [a / b for a, b in zip(cpu["freia"], cpu[key])]
+            out[key]["freia_over_this_cpu"] = statistics.median(ratios)
+            out[key]["freia_over_this_cpu_range"] = [min(ratios), max(ratios)]
+            out[key]["freia_over_this_wall"] = statistics.median([a / b for a, b in zip(wall["freia"], wall[key])])
+    return out
+
+
+def step_flops(name, x, u, n_classes) -> int:
+    """FLOPs of one eager step's forward and backward (torch.utils.flop_counter; Adam is not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = (artificial_gin if name == "10d" else emnist_gin)(seed=0)
+    criterion = GaussianMixtureNLL(n_classes, math.prod(net.latent_shape))
+    with FlopCounterMode(display=False) as counter:
+        w, _ = net(x, check_finite=False)
+        criterion(w.flatten(1), u, check_values=False).backward()
+    return int(counter.get_total_flops())
+
+
+def matmul_rate(threads: int, n: int = 512, repeats: int = 20) -> float:
+    """FLOP/s of an n x n float32 matrix product at this thread count: what the cores can do at best."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start)
+
+
+def whole_experiment1(fast, n_epochs: int, milestones: tuple[int, ...], runs: int = 1) -> dict:
+    """Wall time of whole experiment 1 runs in this process (data generation and evaluation included)."""
+    from gin_core.book.experiments import run_artificial
+
+    start = time.perf_counter()
+    records = []
+    for seed in range(runs):
+        run = run_artificial(
+            n_clusters=5, data_seed=seed, net_seed=seed, n_epochs=n_epochs, milestones=milestones, fast=fast
         )
-    return result
+        records.append({"seed": seed, "mcc": run.evaluation.mcc, "fast": run.history.fast})
+    return {"seconds": time.perf_counter() - start, "runs": records}
+
+
+def mnist_steps(fast, steps: int) -> dict:
+    """Steps per second of a fixed number of MNIST training steps through gin_core.training.train."""
+    from gin_core import train
+    from gin_core.book.settings import data_root
+    from gin_core.digits import load_digits
+
+    x, u = load_digits("mnist", "train", data_root(), limit=240 * steps)
+    start = time.perf_counter()
+    history = train(emnist_gin(seed=0), x, u, 10, 1, 3e-4, 240, progress=False, fast=fast)
+    seconds = time.perf_counter() - start
+    return {"steps": steps, "seconds": seconds, "steps_per_s": steps / seconds, "fast": history.fast}
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1], help="thread counts, in one process (default 1)")
     p.add_argument("--repeats", type=int, default=7, help="interleaved repeats; the median is reported")
     p.add_argument("--steps", type=int, default=20, help="steps per repeat (10-d); EMNIST uses steps // 4, at least 2")
     p.add_argument("--warmup", type=int, default=1, help="untimed repeats first")
     p.add_argument("--only", choices=["10d", "emnist"], default=None)
+    p.add_argument("--no-fast", action="store_true", help="leave out gin_core's compiled step")
+    p.add_argument("--emnist-fast", action="store_true", help="also time the compiled step on the EMNIST network")
+    p.add_argument("--whole", action="store_true", help="also time whole runs: experiment 1, a sweep, MNIST steps")
+    p.add_argument("--sweep", type=int, default=10, help="experiment 1 runs in the sweep (with --whole)")
+    p.add_argument("--mnist-steps", type=int, default=20, help="MNIST training steps timed (with --whole)")
+    p.add_argument("--out", default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    print(
-        f"torch {torch.__version__}, threads {torch.get_num_threads()}, repeats {args.repeats}; median time per step, "
-        "thread CPU time and wall time; ratio = median over repeats of freia / gin_core"
-    )
+    result = {
+        "command": "python bench/bench_step.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "torch": torch.__version__,
+        "machine": platform.platform(),
+        "processor": _processor(),
+        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "inductor_cache": _inductor_cache(),
+        "threads": {},
+    }
     g = torch.Generator().manual_seed(1)
-    ratios = {}
-    if args.only in (None, "10d"):
-        x = torch.randn(1000, 10, generator=g) * 3
-        u = balanced_labels(1000, 5, g)
-        ratios["10d"] = bench_case(
-            "10-d", artificial_gin(seed=0), freia_10d(0), x, u, 5, 1e-2, args.repeats, args.steps, args.warmup
+    cases = {
+        "10d": (torch.randn(1000, 10, generator=g) * 3, balanced_labels(1000, 5, g), 5, 1e-2, args.steps),
+        "emnist": (
+            torch.rand(240, 1, 28, 28, generator=g),
+            balanced_labels(240, 10, g),
+            10,
+            3e-4,
+            max(2, args.steps // 4),
+        ),
+    }
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        print(f"== torch {torch.__version__}, {threads} thread(s), {args.repeats} repeats; median time per step ==")
+        entry = {"matmul_flop_per_s": matmul_rate(threads)}
+        for name, (x, u, n_classes, lr, steps) in cases.items():
+            if args.only not in (None, name):
+                continue
+            fast = not args.no_fast and (name == "10d" or args.emnist_fast)
+            fns, info = step_functions(name, x, u, n_classes, lr, fast)
+            timing = interleaved(fns, args.repeats, steps, args.warmup)
+            flops = step_flops(name, x, u, n_classes)
+            floor = flops / entry["matmul_flop_per_s"]
+            best = min(v["cpu_s"] for k, v in timing.items() if k != "freia")
+            entry[name] = {**info, "timing": timing, "flops": flops, "floor_s": floor, "best_over_floor": best / floor}
+            for key, t in timing.items():
+                ratio = (
+                    f"  freia/this {t['freia_over_this_cpu']:.2f}x (wall {t['freia_over_this_wall']:.2f}x)"
+                    if key != "freia"
+                    else ""
+                )
+                print(f"  {name:>6} {key:<14} {1e3 * t['cpu_s']:8.2f} ms cpu {1e3 * t['wall_s']:8.2f} ms wall{ratio}")
+            print(
+                f"  {name:>6} {flops / 1e6:.1f} MFLOP a step; floor at matmul speed {1e3 * floor:.2f} ms; best / floor {best / floor:.1f}x"
+            )
+            if "first_fast_call_s" in info:
+                print(f"  {name:>6} first compiled call (compilation) {info['first_fast_call_s']:.1f} s")
+        if args.whole:
+            entry["whole"] = whole_runs(args, threads)
+        result["threads"][str(threads)] = entry
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {args.out}")
+    return result
+
+
+def whole_runs(args, threads: int) -> dict:
+    """Experiment 1 at the book's cpu schedule (30 epochs, learning rate divided by 10 at epoch 10), eager and fast."""
+    from gin_core import fast as fast_module
+
+    out = {}
+    schedule = {"n_epochs": 30, "milestones": (10,)}
+    for label, fast in (("eager", False), ("fast", True)):
+        fast_module.clear_cache()  # each whole-run measurement pays its own compilation
+        single = whole_experiment1(fast, **schedule)
+        out[f"experiment1_{label}"] = single
+        print(f"  experiment 1, one run ({label}): {single['seconds']:.1f} s")
+    if threads == min(args.threads):
+        for label, fast in (("eager", False), ("fast", True)):
+            fast_module.clear_cache()
+            sweep = whole_experiment1(fast, runs=args.sweep, **schedule)
+            out[f"sweep_{label}"] = sweep
+            print(f"  experiment 1, sweep of {args.sweep} runs ({label}): {sweep['seconds']:.1f} s")
+    for label, fast in (("eager", False), ("auto", "auto")):
+        steps = mnist_steps(fast, args.mnist_steps)
+        out[f"mnist_{label}"] = steps
+        print(
+            f"  MNIST, {steps['steps']} steps ({label}, fast path used: {steps['fast']}): {steps['steps_per_s']:.2f} steps/s"
         )
-    if args.only in (None, "emnist"):
-        x = torch.rand(240, 1, 28, 28, generator=g)
-        u = balanced_labels(240, 10, g)
-        steps = max(2, args.steps // 4)
-        ratios["emnist"] = bench_case(
-            "EMNIST", emnist_gin(seed=0), freia_emnist(0), x, u, 10, 3e-4, args.repeats, steps, args.warmup
-        )
-    return ratios
+    return out
+
+
+def _processor() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _inductor_cache() -> str:
+    from torch._inductor import config as inductor_config
+
+    return str(getattr(inductor_config, "cache_dir", None) or os.environ.get("TORCHINDUCTOR_CACHE_DIR", ""))
 
 
 if __name__ == "__main__":

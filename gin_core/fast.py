@@ -43,18 +43,20 @@ from torch import nn
 from .distributions import HALF_LOG_2PI, class_statistics
 from .flows import InvertibleSequential
 
-__all__ = ["FastStep", "AUTO_RULE", "compile_available", "choose", "clear_cache"]
+__all__ = ["FastStep", "AUTO_RULE", "MODES", "compile_available", "choose", "clear_cache"]
 
-# Which runs "auto" compiles. Measured by bench/bench_step.py (bench/results/speed.json): on the
-# project's 2-core CPU compiling the 10-d step took about 30-45 s with a cold inductor cache and
-# about 6-11 s with a warm one, and saved about 4-5 ms a step. A run compiles only if its
+# What "auto" does on CPU. Measured by bench/bench_step.py (bench/results/speed.json): on the
+# project's 2-core CPU compiling the 10-d step took about 25-45 s with a cold inductor cache and
+# about 6-11 s with a warm one, and saved about 4-5 ms a step. A 10-d run compiles only if its
 # planned steps would repay the compilation: at least `cold_steps` (cold cache) or `warm_steps`
-# (this process, or an earlier one on this machine, compiled the same step). A step already
-# compiled in this process is always reused.
+# (an earlier process on this machine compiled the same step). A step already compiled in this
+# process is always reused. The EMNIST network runs channels-last (no compilation). On a GPU,
+# "auto" stays eager until bench/bench_gpu.py has been run there.
 AUTO_RULE = {
-    "architectures": ("artificial_gin",),  # the EMNIST step is convolution-bound on CPU: eager
+    "compiled": ("artificial_gin",),  # compiled where the planned steps repay the compilation
     "cold_steps": 12_000,
     "warm_steps": 3_000,
+    "channels_last": ("emnist_gin",),  # on CPU, always: no compilation, faster convolutions
 }
 
 _COMPILED: dict[tuple, tuple] = {}  # key -> (compiled function, template network)
@@ -117,36 +119,48 @@ def _stable_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def choose(fast, net: nn.Module, x_shape, dtype, device, n_classes: int, learned: bool, planned_steps: int) -> bool:
-    """Whether a run takes the fast path.
+MODES = ("eager", "compiled", "channels_last")
+
+
+def choose(fast, net: nn.Module, x_shape, dtype, device, n_classes: int, learned: bool, planned_steps: int) -> str:
+    """Which step a run takes: ``"eager"``, ``"compiled"`` or ``"channels_last"``.
+
+    ``"compiled"`` is :class:`FastStep` with compilation; ``"channels_last"`` is :class:`FastStep`
+    without it, for image networks: the same eager operations on channels-last tensors, which
+    the CPU's convolutions run faster, at no compilation cost.
 
     Arguments:
-        fast: ``True`` (compile unless unavailable), ``False`` (eager) or ``"auto"`` (compile if
-            :data:`AUTO_RULE` says it pays for ``planned_steps``).
-        net, x_shape, dtype, device, n_classes, learned: what the step is compiled for.
+        fast: ``True`` (compile unless unavailable), ``False`` (eager) or ``"auto"`` (the rule of
+            :data:`AUTO_RULE` for ``planned_steps``).
+        net, x_shape, dtype, device, n_classes, learned: what the step is built for; ``x_shape``
+            is the batch's shape.
         planned_steps: the steps the run still has to take.
 
     Returns:
-        ``True`` for the fast path.
+        One of :data:`MODES`.
     """
     if fast not in (True, False, "auto"):
         raise ValueError(f"fast must be True, False or 'auto', got {fast!r}")
     if fast is False or not isinstance(net, InvertibleSequential):
-        return False
+        return "eager"
+    device = torch.device(device)
+    images = len(x_shape) == 4
     available, reason = compile_available(device)
-    if not available:
-        if fast is True:
-            _warn_once(f"the fast training step is unavailable ({reason}); training runs eagerly")
-        return False
     if fast is True:
-        return True
-    key = _key(net, x_shape, dtype, torch.device(device), n_classes, learned, False)
-    if key in _COMPILED:
-        return True
-    if _architecture(net).get("architecture") not in AUTO_RULE["architectures"]:
-        return False
-    warm = _marker(key).is_file()
-    return planned_steps >= AUTO_RULE["warm_steps" if warm else "cold_steps"]
+        if available:
+            return "compiled"
+        _warn_once(f"the fast training step is unavailable ({reason}); training runs eagerly")
+        return "channels_last" if images else "eager"
+    if available and _key(net, x_shape, dtype, device, n_classes, learned, False) in _COMPILED:
+        return "compiled"  # compiled earlier in this process: free to reuse
+    if device.type != "cpu":
+        return "eager"  # not measured on a GPU yet (bench/bench_gpu.py measures it)
+    if images:
+        return "channels_last" if _architecture(net).get("architecture") in AUTO_RULE["channels_last"] else "eager"
+    if not available or _architecture(net).get("architecture") not in AUTO_RULE["compiled"]:
+        return "eager"
+    warm = _marker(_key(net, x_shape, dtype, device, n_classes, learned, False)).is_file()
+    return "compiled" if planned_steps >= AUTO_RULE["warm_steps" if warm else "cold_steps"] else "eager"
 
 
 def clear_cache() -> None:
@@ -197,21 +211,30 @@ class FastStep:
         optimizer: the run's optimiser.
         amp: bfloat16 autocast with channels-last images (CUDA, the EMNIST network); the loss
             stays float32.
+        compile: compile the forward pass and the loss (``False``: the same function eagerly,
+            e.g. autocast alone).
 
     Calling it as ``step(x, u, noise, generator)`` does what ``train_step`` does and returns the
     loss as a Python float. If compiling fails, it warns once and runs eagerly from then on.
     """
 
-    def __init__(self, net: nn.Module, criterion, optimizer: torch.optim.Optimizer, amp: bool = False):
+    def __init__(
+        self, net: nn.Module, criterion, optimizer: torch.optim.Optimizer, amp: bool = False, compile: bool = True
+    ):
         if not isinstance(net, InvertibleSequential):
             raise TypeError(f"the fast step needs an InvertibleSequential network, got {type(net).__name__}")
         self.net, self.criterion, self.optimizer, self.amp = net, criterion, optimizer, bool(amp)
+        self.compile = bool(compile)
         self.volume_preserving = bool(getattr(net, "volume_preserving", False))
+        self.images = len(getattr(net, "input_shape", ())) == 3
+        if self.images:  # convolutions run faster on channels-last tensors (same values, other strides)
+            net.to(memory_format=torch.channels_last)
         self.compile_seconds = 0.0
         self.eager = False
 
     def _function(self, x: torch.Tensor):
         key = _key(self.net, x.shape, x.dtype, x.device, self.criterion.n_classes, self.criterion.learned, self.amp)
+        key = key if self.compile else (*key, "eager")
         if key not in _COMPILED:
             template = copy.deepcopy(self.net)
             for p in template.parameters():
@@ -231,7 +254,10 @@ class FastStep:
                     u,
                 )
 
-            _COMPILED[key] = (torch.compile(loss, fullgraph=True, dynamic=False), template, False)
+            # on CUDA, "reduce-overhead" replays the step as a CUDA graph: the 10-d network is launch-bound there
+            mode = "reduce-overhead" if x.device.type == "cuda" else None
+            function = torch.compile(loss, fullgraph=True, dynamic=False, mode=mode) if self.compile else loss
+            _COMPILED[key] = (function, template, not self.compile)
         return key
 
     def __call__(self, x: torch.Tensor, u: torch.Tensor, noise: float = 0.01, generator=None) -> float:
@@ -241,7 +267,7 @@ class FastStep:
             return train_step(self.net, self.criterion, self.optimizer, x, u, noise, generator, check_values=False)
         if noise > 0:  # the same draws as train_step
             x = x + noise * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        if self.amp and x.dim() == 4:
+        if x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         key = self._function(x)
         function, _, compiled_once = _COMPILED[key]

@@ -52,7 +52,7 @@ class History:
         excluded: samples left out of the loss (classes with < 2 samples in a batch).
         criterion: the trained :class:`~gin_core.loss.GaussianMixtureNLL` (its prior holds the
             learned statistics when ``learned_stats=True``).
-        fast: whether the run took the compiled step (:mod:`gin_core.fast`).
+        fast: the step the run took: ``"eager"``, ``"compiled"`` or ``"channels_last"`` (:mod:`gin_core.fast`).
         compile_seconds: time of the first compiled call in this process (0 if none or reused).
     """
 
@@ -61,7 +61,7 @@ class History:
     seconds: list[float] = field(default_factory=list)
     excluded: int = 0
     criterion: GaussianMixtureNLL | None = field(default=None, repr=False, compare=False)
-    fast: bool = field(default=False, compare=False)
+    fast: str = field(default="eager", compare=False)
     compile_seconds: float = field(default=0.0, compare=False)
 
     @property
@@ -340,8 +340,9 @@ def train(
         strata: integer stratum of each sample ``(N,)``; if given, each epoch's batches are
             balanced over the strata (:func:`stratified_permutation`) instead of plainly
             shuffled: a remedy for conditions too rare to have two samples in every batch.
-        fast: the compiled step of :mod:`gin_core.fast`: ``True``, ``False`` (eager), or ``"auto"``
-            (compiled where :data:`gin_core.fast.AUTO_RULE` says it pays for this run's steps).
+        fast: the fast step of :mod:`gin_core.fast`: ``True`` (compiled), ``False`` (eager), or
+            ``"auto"`` (:func:`gin_core.fast.choose`: compiled where it pays for this run's steps,
+            channels-last for image networks on CPU).
             A resumed run keeps the path its checkpoint was written with, unless ``fast`` is
             given as ``True`` or ``False``. The two paths agree to float32 rounding, not bit for bit.
 
@@ -393,15 +394,14 @@ def train(
 
         shape = (batch_size, *x.shape[1:])
         run.fast = choose(fast, net, shape, x.dtype, device, n_classes, learned_stats, n_epochs * steps - done)
-    if run.fast:
-        from .fast import FastStep, compile_available
+    if run.fast != "eager":
+        from .fast import FastStep, _warn_once, compile_available
 
-        if compile_available(device)[0]:
-            run.fast_step = FastStep(net, criterion, optimizer)
-        else:  # a checkpoint written on the fast path, resumed where it cannot compile
-            from .fast import _warn_once
-
-            _warn_once(f"{checkpoint} was trained on the fast path, which is unavailable here; resuming eagerly")
+        compiled = run.fast == "compiled"
+        if compiled and not compile_available(device)[0]:  # a checkpoint of a compiled run, resumed elsewhere
+            _warn_once(f"{checkpoint} was trained with the compiled step, which is unavailable here; resuming without")
+            compiled = False
+        run.fast_step = FastStep(net, criterion, optimizer, compile=compiled)
     bar = tqdm(
         total=n_epochs * steps,
         initial=done,
@@ -424,7 +424,7 @@ def train(
         bar.close()
     run.history.excluded = criterion.n_excluded
     run.history.criterion = criterion
-    run.history.fast = run.fast_step is not None and not run.fast_step.eager
+    run.history.fast = "eager" if run.fast_step is None or run.fast_step.eager else run.fast
     run.history.compile_seconds = run.fast_step.compile_seconds if run.fast_step is not None else 0.0
     return run.history
 

@@ -122,9 +122,9 @@ def test_fast_training_resumes_bit_identically(data, tmp_path):
             train(net, data.x, data.u, checkpoint=checkpoint, fast=True, **kwargs)
 
     reference_net, reference = go(tmp_path / "full.pt")
-    assert reference.fast and load_checkpoint(tmp_path / "full.pt")["fast"] is True
+    assert reference.fast == load_checkpoint(tmp_path / "full.pt")["fast"] == "compiled"
     go(tmp_path / "cut.pt", stop=3)
-    assert load_checkpoint(tmp_path / "cut.pt")["fast"] is True
+    assert load_checkpoint(tmp_path / "cut.pt")["fast"] == "compiled"
     resumed_net, resumed = go(tmp_path / "cut.pt")  # "auto" would also keep the checkpoint's path
     assert resumed.loss == reference.loss  # bit for bit
     sa, sb = reference_net.state_dict(), resumed_net.state_dict()
@@ -136,20 +136,60 @@ def test_auto_rule(data, monkeypatch):
     shape = (1000, 10)
     args = (net, shape, torch.float32, "cpu", 5, False)
     monkeypatch.setattr(fast, "_COMPILED", {})
-    assert choose(False, *args, planned_steps=10**9) is False
+    assert choose(False, *args, planned_steps=10**9) == "eager"
     if compile_available("cpu")[0]:
-        assert choose(True, *args, planned_steps=1) is True
-        assert choose("auto", *args, planned_steps=AUTO_RULE["cold_steps"] + AUTO_RULE["warm_steps"]) is True
+        assert choose(True, *args, planned_steps=1) == "compiled"
+        assert choose("auto", *args, planned_steps=AUTO_RULE["cold_steps"] + AUTO_RULE["warm_steps"]) == "compiled"
         shortest = min(AUTO_RULE["cold_steps"], AUTO_RULE["warm_steps"]) - 1
-        assert choose("auto", *args, planned_steps=shortest) is False
+        assert choose("auto", *args, planned_steps=shortest) == "eager"
         key = fast._key(net, shape, torch.float32, torch.device("cpu"), 5, False, False)
         monkeypatch.setitem(fast._COMPILED, key, (None, None, True))
-        assert choose("auto", *args, planned_steps=1) is True  # compiled in this process: reused
+        assert choose("auto", *args, planned_steps=1) == "compiled"  # compiled in this process: reused
+        assert choose("auto", net, shape, torch.float32, "meta", 5, False, 10**9) == "eager"  # not measured off CPU
     from gin_core import emnist_gin
 
-    assert choose("auto", emnist_gin(seed=0), (240, 1, 28, 28), torch.float32, "cpu", 10, False, 10**9) is False
+    image_args = (emnist_gin(seed=0), (240, 1, 28, 28), torch.float32, "cpu", 10, False)
+    assert choose("auto", *image_args, planned_steps=1) == "channels_last"  # no compilation to repay
     with pytest.raises(ValueError, match="fast must be True, False or 'auto'"):
         choose("yes", *args, planned_steps=1)
+
+
+def test_channels_last_digits_step_resumes_bit_identically_and_matches_eager(tmp_path):
+    """The image network's auto path on CPU (channels-last, no compilation): resume and agreement with eager."""
+    from unittest import mock
+
+    import gin_core.training
+    from gin_core import emnist_gin
+
+    g = torch.Generator().manual_seed(0)
+    x, u = torch.rand(40, 1, 28, 28, generator=g), torch.arange(40) % 10
+
+    def go(fast, checkpoint=None, stop=None):
+        net = emnist_gin(seed=0)
+        kwargs = dict(n_classes=10, n_epochs=2, lr=1e-3, batch_size=20, seed=0, progress=False, fast=fast)
+        if stop is None:
+            return net, train(net, x, u, checkpoint=checkpoint, **kwargs)
+        real, calls = FastStep.__call__, []
+
+        def call(self, *args, **kw):
+            if len(calls) == stop:
+                raise KeyboardInterrupt
+            calls.append(1)
+            return real(self, *args, **kw)
+
+        with mock.patch.object(gin_core.fast.FastStep, "__call__", call), pytest.raises(KeyboardInterrupt):
+            train(net, x, u, checkpoint=checkpoint, **kwargs)
+
+    reference_net, reference = go("auto", tmp_path / "full.pt")
+    assert reference.fast == "channels_last"
+    assert reference_net.layers[2].subnet1[0].weight.is_contiguous(memory_format=torch.channels_last)
+    go("auto", tmp_path / "cut.pt", stop=3)
+    resumed_net, resumed = go("auto", tmp_path / "cut.pt")
+    assert resumed.loss == reference.loss  # bit for bit
+    sa, sb = reference_net.state_dict(), resumed_net.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    eager_net, eager = go(False)
+    assert eager.fast == "eager" and abs(eager.loss[0] - reference.loss[0]) < 1e-5
 
 
 def test_eager_fallback_with_a_clear_message(data, monkeypatch):
@@ -160,7 +200,7 @@ def test_eager_fallback_with_a_clear_message(data, monkeypatch):
         RuntimeWarning, match="fast training step is unavailable .GIN_NO_COMPILE is set.; training runs eagerly"
     ):
         history = train(artificial_gin(seed=0), data.x, data.u, 5, 1, 1e-2, 1000, fast=True, progress=False)
-    assert history.fast is False and len(history.loss) == 1
+    assert history.fast == "eager" and len(history.loss) == 1
 
 
 def test_a_failing_compilation_falls_back_to_eager(data, monkeypatch):
