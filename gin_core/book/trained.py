@@ -132,6 +132,7 @@ def export_weights(
         "wall_time_s": wall,
         "wall_time_h": wall / 3600,
         "final_train_loss_nats_per_dim": history["loss"][-1] if history["loss"] else None,
+        "samples_excluded": int(history.get("excluded", 0)),  # of classes with < 2 samples in their batch
         "test_nll": {
             "nats_per_dim": result.nats_per_dim,
             "bits_per_dim": result.bits_per_dim,
