@@ -62,7 +62,7 @@ def bench_10d(device, steps: int, batch: int = 1000) -> dict:
         if label == "eager":
             fn = functools.partial(train_step, net, criterion, opt, x, u, 0.01, g, check_values=False)
         else:
-            step = FastStep(net, criterion, opt)
+            step = FastStep(net, criterion, 1e-2)
             start = time.perf_counter()
             step(x, u, 0.01, g)
             out["compile_s"] = time.perf_counter() - start
@@ -84,7 +84,7 @@ def bench_emnist(device, steps: int, compiled: bool, batch: int = 240) -> dict:
             net = net.to(memory_format=torch.channels_last)
         criterion = GaussianMixtureNLL(10, 784).to(device)
         opt = make_optimizer(net.parameters(), 3e-4)
-        step = FastStep(net, criterion, opt, amp=True, compile=label == "bf16_compiled") if label != "fp32" else None
+        step = FastStep(net, criterion, 3e-4, amp=True, compile=label == "bf16_compiled") if label != "fp32" else None
         if step is None:
             fn = functools.partial(train_step, net, criterion, opt, x, u, 0.01, g, check_values=False)
         else:

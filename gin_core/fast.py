@@ -205,32 +205,47 @@ def _loss(template, n_classes, learned, volume_preserving, amp, params, buffers,
 class FastStep:
     """One training step with the forward pass and the loss compiled; a drop-in for ``train_step``.
 
+    With ``compile=True`` the network's parameters are gathered into **one flat tensor** that the
+    modules' parameters view (so ``net`` and its ``state_dict`` stay current): the compiled graph
+    then has one parameter input instead of ~100 (cheaper guards), backward accumulates one
+    gradient, and Adam updates one tensor. Adam is elementwise, so this is the same update.
+    Build the run's optimiser over :meth:`parameters` (:attr:`optimizer` is set by the
+    constructor from ``lr``).
+
     Arguments:
         net: an :class:`~gin_core.flows.InvertibleSequential` (the package's networks).
         criterion: the run's :class:`~gin_core.loss.GaussianMixtureNLL`.
-        optimizer: the run's optimiser.
-        amp: bfloat16 autocast with channels-last images (CUDA, the EMNIST network); the loss
-            stays float32.
-        compile: compile the forward pass and the loss (``False``: the same function eagerly,
-            e.g. autocast alone).
+        lr: learning rate of the step's Adam (:func:`gin_core.training.make_optimizer`).
+        amp: bfloat16 autocast (CUDA, the EMNIST network); the loss stays float32.
+        compile: compile the forward pass and the loss, on flat parameters (``False``: the same
+            function eagerly on the module's own parameters, channels-last for image networks).
 
     Calling it as ``step(x, u, noise, generator)`` does what ``train_step`` does and returns the
-    loss as a Python float. If compiling fails, it warns once and runs eagerly from then on.
+    loss as a Python float. If compiling fails, it warns once and runs the same function eagerly.
     """
 
-    def __init__(
-        self, net: nn.Module, criterion, optimizer: torch.optim.Optimizer, amp: bool = False, compile: bool = True
-    ):
+    def __init__(self, net: nn.Module, criterion, lr: float, amp: bool = False, compile: bool = True):
+        from .training import make_optimizer
+
         if not isinstance(net, InvertibleSequential):
             raise TypeError(f"the fast step needs an InvertibleSequential network, got {type(net).__name__}")
-        self.net, self.criterion, self.optimizer, self.amp = net, criterion, optimizer, bool(amp)
-        self.compile = bool(compile)
+        self.net, self.criterion, self.amp, self.compile = net, criterion, bool(amp), bool(compile)
         self.volume_preserving = bool(getattr(net, "volume_preserving", False))
         self.images = len(getattr(net, "input_shape", ())) == 3
-        if self.images:  # convolutions run faster on channels-last tensors (same values, other strides)
+        self.names = [name for name, _ in net.named_parameters()]
+        self.flat = None
+        if self.compile:
+            self.flat = _flatten(net)
+        elif self.images:  # convolutions run faster on channels-last tensors (same values, other strides)
             net.to(memory_format=torch.channels_last)
         self.compile_seconds = 0.0
-        self.eager = False
+        self.eager = False  # set when compilation failed and the same function runs uncompiled
+        self.optimizer = make_optimizer(self.parameters(), lr)
+
+    def parameters(self) -> list[torch.Tensor]:
+        """What the optimiser updates: the flat parameter (compiled) or the network's, and the criterion's."""
+        own = [self.flat] if self.flat is not None else list(self.net.parameters())
+        return own + list(self.criterion.parameters())
 
     def _function(self, x: torch.Tensor):
         key = _key(self.net, x.shape, x.dtype, x.device, self.criterion.n_classes, self.criterion.learned, self.amp)
@@ -239,54 +254,52 @@ class FastStep:
             template = copy.deepcopy(self.net)
             for p in template.parameters():
                 p.requires_grad_(False)
+            settings = (self.criterion.n_classes, self.criterion.learned, self.volume_preserving, self.amp)
+            if self.compile:
+                shapes = [p.shape for p in self.net.parameters()]
+                sizes = [p.numel() for p in self.net.parameters()]
+                names = list(self.names)
 
-            def loss(params, buffers, prior, x, u):
-                return _loss(
-                    template,
-                    self.criterion.n_classes,
-                    self.criterion.learned,
-                    self.volume_preserving,
-                    self.amp,
-                    params,
-                    buffers,
-                    prior,
-                    x,
-                    u,
-                )
+                def loss(flat, buffers, prior, x, u):
+                    params = {n: t.view(s) for n, t, s in zip(names, torch.split(flat, sizes), shapes)}
+                    return _loss(template, *settings, params, buffers, prior, x, u)
 
-            # on CUDA, "reduce-overhead" replays the step as a CUDA graph: the 10-d network is launch-bound there
-            mode = "reduce-overhead" if x.device.type == "cuda" else None
-            function = torch.compile(loss, fullgraph=True, dynamic=False, mode=mode) if self.compile else loss
-            _COMPILED[key] = (function, template, not self.compile)
+                # on CUDA, "reduce-overhead" replays the step as a CUDA graph: the 10-d network is launch-bound
+                mode = "reduce-overhead" if x.device.type == "cuda" else None
+                _COMPILED[key] = (torch.compile(loss, fullgraph=True, dynamic=False, mode=mode), loss, False)
+            else:
+
+                def loss(params, buffers, prior, x, u):
+                    return _loss(template, *settings, params, buffers, prior, x, u)
+
+                _COMPILED[key] = (loss, loss, True)
         return key
 
     def __call__(self, x: torch.Tensor, u: torch.Tensor, noise: float = 0.01, generator=None) -> float:
-        from .training import train_step
-
-        if self.eager:
-            return train_step(self.net, self.criterion, self.optimizer, x, u, noise, generator, check_values=False)
         if noise > 0:  # the same draws as train_step
             x = x + noise * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        if x.dim() == 4:
+        if x.dim() == 4 and not self.compile:
             x = x.contiguous(memory_format=torch.channels_last)
         key = self._function(x)
-        function, _, compiled_once = _COMPILED[key]
-        params = dict(self.net.named_parameters())
+        function, plain, ready = _COMPILED[key]
+        weights = self.flat if self.flat is not None else dict(self.net.named_parameters())
         buffers = dict(self.net.named_buffers())
         prior = (self.criterion.prior.means, self.criterion.prior.log_stds) if self.criterion.learned else ()
+        if self.eager:
+            function = plain
         start = time.perf_counter()
         try:
-            loss, n_used = function(params, buffers, prior, x, u)
-        except Exception as error:  # noqa: BLE001 - reported, then the step is taken eagerly
-            if compiled_once:
+            loss, n_used = function(weights, buffers, prior, x, u)
+        except Exception as error:  # noqa: BLE001 - reported, then the same function runs uncompiled
+            if ready or self.eager:
                 raise
             _warn_once(f"compiling the training step failed ({type(error).__name__}: {error}); training runs eagerly")
             self.eager = True
             _COMPILED.pop(key, None)
-            return train_step(self.net, self.criterion, self.optimizer, x, u, 0.0, generator, check_values=False)
-        if not compiled_once:
+            loss, n_used = plain(weights, buffers, prior, x, u)
+        if not ready and not self.eager:
             self.compile_seconds = time.perf_counter() - start
-            _COMPILED[key] = (function, _COMPILED[key][1], True)
+            _COMPILED[key] = (function, plain, True)
             _write_marker(key, self.compile_seconds)
         used = int(n_used)
         if used == 0:
@@ -300,6 +313,24 @@ class FastStep:
         loss.backward()
         self.optimizer.step()
         return loss.item()
+
+
+def _flatten(net: nn.Module) -> torch.Tensor:
+    """One flat leaf tensor holding every parameter of ``net``; the module's parameters become views of it."""
+    params = list(net.parameters())
+    if not params:
+        raise ValueError("the network has no parameters to train")
+    dtypes = {p.dtype for p in params}
+    if len(dtypes) != 1:
+        raise ValueError(f"the compiled step needs one parameter dtype, got {sorted(map(str, dtypes))}")
+    flat = torch.cat([p.detach().reshape(-1) for p in params]).requires_grad_(True)
+    offset = 0
+    with torch.no_grad():
+        for p in params:
+            n = p.numel()
+            p.data = flat.detach()[offset : offset + n].view(p.shape)  # shares memory: the module stays current
+            offset += n
+    return flat
 
 
 def _write_marker(key: tuple, seconds: float) -> None:

@@ -29,7 +29,16 @@ from tqdm import tqdm
 
 from . import __version__
 from ._checks import check_finite, check_labels
-from .checkpoints import FORMAT, VERSION, code_commit, compare_settings, load_checkpoint, load_state, save_checkpoint
+from .checkpoints import (
+    FORMAT,
+    VERSION,
+    CheckpointError,
+    code_commit,
+    compare_settings,
+    load_checkpoint,
+    load_state,
+    save_checkpoint,
+)
 from .flows import InvertibleSequential
 from .loss import GaussianMixtureNLL
 
@@ -227,7 +236,6 @@ class _Run:
         self.perm = state["perm"].to(device) if state["perm"] is not None else None
         self.epoch_sum, self.epoch_count = float(state["epoch_sum"]), int(state["epoch_count"])
         self.t0 = time.perf_counter() - float(state["epoch_seconds"])
-        self.fast = state.get("fast")  # None in checkpoints written before the fast path existed
 
     def run_epoch(self, x: torch.Tensor, u: torch.Tensor, bar) -> None:
         """Finish the current epoch: shuffle (unless resumed inside it), step through its batches, log it."""
@@ -283,6 +291,36 @@ def _check_arguments(x, u, n_classes, n_epochs, lr, batch_size, noise) -> None:
         raise ValueError(f"batch_size must be in [2, {x.shape[0]}] (the data size), got {batch_size}")
     if n_epochs < 0 or lr <= 0 or noise < 0:
         raise ValueError(f"need n_epochs >= 0, lr > 0 and noise >= 0; got {n_epochs}, {lr}, {noise}")
+
+
+def _choose_step(fast, net, criterion, x, batch_size, device, lr, planned_steps, saved):
+    """The step a run takes (:func:`gin_core.fast.choose`) and its :class:`~gin_core.fast.FastStep`, if any.
+
+    A resumed run keeps the step its checkpoint was written with unless ``fast`` is ``True`` or
+    ``False``; the compiled step keeps its parameters in one flat tensor, so its checkpoints can
+    only be resumed by the compiled step (which runs uncompiled where compiling is unavailable).
+    """
+    from .fast import FastStep, _warn_once, choose, compile_available
+
+    saved_mode = (saved.get("fast") or "eager") if saved is not None else None  # older checkpoints: eager
+    if saved_mode is not None and fast == "auto":
+        mode = saved_mode
+    else:
+        shape = (batch_size, *x.shape[1:])
+        mode = choose(fast, net, shape, x.dtype, device, criterion.n_classes, criterion.learned, planned_steps)
+    if saved_mode is not None and (saved_mode == "compiled") != (mode == "compiled"):
+        raise CheckpointError(
+            f"the checkpoint was written by the {saved_mode} training step and would be resumed by the {mode} "
+            f"step; their optimiser states have different layouts. Resume with fast='auto' (or "
+            f"fast={saved_mode == 'compiled'})"
+        )
+    if mode == "eager":
+        return mode, None
+    step = FastStep(net, criterion, lr, compile=mode == "compiled")
+    if mode == "compiled" and not compile_available(device)[0]:
+        _warn_once(f"the compiled step is unavailable here ({compile_available(device)[1]}); it runs uncompiled")
+        step.eager = True
+    return mode, step
 
 
 def train(
@@ -379,29 +417,25 @@ def train(
     net.to(device).train()
     n_dims = math.prod(getattr(net, "latent_shape", x.shape[1:]))
     criterion = GaussianMixtureNLL(n_classes, n_dims, learned=learned_stats).to(device)
-    optimizer = make_optimizer(list(net.parameters()) + list(criterion.parameters()), lr)
     generator = torch.Generator(device=device).manual_seed(int(seed))
+    steps = x.shape[0] // batch_size
+    saved = None
+    if checkpoint is not None and Path(checkpoint).is_file():
+        saved = load_checkpoint(checkpoint, map_location=device)
+    done = min(int(saved["epoch"]) * steps + int(saved["position"]), n_epochs * steps) if saved else 0
+    mode, fast_step = _choose_step(fast, net, criterion, x, batch_size, device, lr, n_epochs * steps - done, saved)
+    if fast_step is not None:
+        optimizer = fast_step.optimizer
+    else:
+        optimizer = make_optimizer(list(net.parameters()) + list(criterion.parameters()), lr)
     run = _Run(net, criterion, optimizer, generator, _network_record(net), settings)
     run.strata = None if strata is None else strata.to(device)
-    if checkpoint is not None and Path(checkpoint).is_file():
+    run.fast, run.fast_step = mode, fast_step
+    if saved is not None:
         run.restore(Path(checkpoint), device)
 
     x, u = x.to(device), u.to(device)
-    steps = x.shape[0] // batch_size
     done = min(run.epoch * steps + run.position, n_epochs * steps)
-    if run.fast is None or fast != "auto":
-        from .fast import choose
-
-        shape = (batch_size, *x.shape[1:])
-        run.fast = choose(fast, net, shape, x.dtype, device, n_classes, learned_stats, n_epochs * steps - done)
-    if run.fast != "eager":
-        from .fast import FastStep, _warn_once, compile_available
-
-        compiled = run.fast == "compiled"
-        if compiled and not compile_available(device)[0]:  # a checkpoint of a compiled run, resumed elsewhere
-            _warn_once(f"{checkpoint} was trained with the compiled step, which is unavailable here; resuming without")
-            compiled = False
-        run.fast_step = FastStep(net, criterion, optimizer, compile=compiled)
     bar = tqdm(
         total=n_epochs * steps,
         initial=done,
