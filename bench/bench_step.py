@@ -246,7 +246,15 @@ def whole_experiment1(fast, n_epochs: int, milestones: tuple[int, ...], runs: in
         run = run_artificial(
             n_clusters=5, data_seed=seed, net_seed=seed, n_epochs=n_epochs, milestones=milestones, fast=fast
         )
-        records.append({"seed": seed, "mcc": run.evaluation.mcc, "fast": run.history.fast})
+        records.append(
+            {
+                "seed": seed,
+                "mcc": run.evaluation.mcc,
+                "fast": run.history.fast,
+                "compile_s": run.history.compile_seconds,
+                "train_s": run.seconds,
+            }
+        )
     return {"seconds": time.perf_counter() - start, "runs": records}
 
 
