@@ -46,17 +46,20 @@ from .flows import InvertibleSequential
 __all__ = ["FastStep", "AUTO_RULE", "MODES", "compile_available", "choose", "clear_cache"]
 
 # What "auto" does on CPU. Measured by bench/bench_step.py (bench/results/speed.json): on the
-# project's 2-core CPU compiling the 10-d step took about 25-45 s with a cold inductor cache and
-# about 6-11 s with a warm one, and saved about 4-5 ms a step. A 10-d run compiles only if its
+# project's 2-core CPU compiling the 10-d step took about 18-45 s with a cold inductor cache and
+# a few seconds with a warm one, and saved about 3-6 ms a step. A 10-d run compiles only if its
 # planned steps would repay the compilation: at least `cold_steps` (cold cache) or `warm_steps`
 # (an earlier process on this machine compiled the same step). A step already compiled in this
-# process is always reused. The EMNIST network runs channels-last (no compilation). On a GPU,
-# "auto" stays eager until bench/bench_gpu.py has been run there.
+# process is always reused. Image networks whose architecture is listed under "channels_last"
+# would run channels-last (no compilation); none is listed, because on the project's CPU the
+# channels-last EMNIST step was measured slower than eager (speed.json of 2026-12-02: 277 against
+# 256 ms a step at 1 thread, 167 against 156 ms at 2; whole MNIST training 3.59 against 3.82 and
+# 4.83 against 6.08 steps/s). On a GPU, "auto" stays eager until bench/bench_gpu.py has been run there.
 AUTO_RULE = {
     "compiled": ("artificial_gin",),  # compiled where the planned steps repay the compilation
     "cold_steps": 12_000,
     "warm_steps": 3_000,
-    "channels_last": ("emnist_gin",),  # on CPU, always: no compilation, faster convolutions
+    "channels_last": (),  # measured slower than eager on CPU (above); e.g. ("emnist_gin",) to opt in
 }
 
 _COMPILED: dict[tuple, tuple] = {}  # key -> (compiled function, template network)
@@ -126,8 +129,8 @@ def choose(fast, net: nn.Module, x_shape, dtype, device, n_classes: int, learned
     """Which step a run takes: ``"eager"``, ``"compiled"`` or ``"channels_last"``.
 
     ``"compiled"`` is :class:`FastStep` with compilation; ``"channels_last"`` is :class:`FastStep`
-    without it, for image networks: the same eager operations on channels-last tensors, which
-    the CPU's convolutions run faster, at no compilation cost.
+    without it, for image networks: the same eager operations on channels-last tensors, at no
+    compilation cost (taken by "auto" only for the architectures :data:`AUTO_RULE` lists).
 
     Arguments:
         fast: ``True`` (compile unless unavailable), ``False`` (eager) or ``"auto"`` (the rule of
@@ -236,7 +239,7 @@ class FastStep:
         self.flat = None
         if self.compile:
             self.flat = _flatten(net)
-        elif self.images:  # convolutions run faster on channels-last tensors (same values, other strides)
+        elif self.images:  # channels-last tensors (same values, other strides)
             net.to(memory_format=torch.channels_last)
         self.compile_seconds = 0.0
         self.eager = False  # set when compilation failed and the same function runs uncompiled

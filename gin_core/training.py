@@ -380,7 +380,7 @@ def train(
             shuffled: a remedy for conditions too rare to have two samples in every batch.
         fast: the fast step of :mod:`gin_core.fast`: ``True`` (compiled), ``False`` (eager), or
             ``"auto"`` (:func:`gin_core.fast.choose`: compiled where it pays for this run's steps,
-            channels-last for image networks on CPU).
+            eager otherwise; the rule and its measurements are :data:`gin_core.fast.AUTO_RULE`).
             A resumed run keeps the path its checkpoint was written with, unless ``fast`` is
             given as ``True`` or ``False``. The two paths agree to float32 rounding, not bit for bit.
 

@@ -60,3 +60,18 @@ def test_bench_gpu_smoke_runs_the_gpu_code_paths_on_cpu():
     if not torch.cuda.is_available():  # without --smoke it refuses to run on a CPU, and says why
         with pytest.raises(SystemExit, match="no CUDA device"):
             bench.main([])
+
+
+def test_interleaved_sweep_alternates_eager_and_fast_run_by_run(monkeypatch):
+    bench = load("bench_step")
+    calls = []
+
+    def fake_run(fast, seed, n_epochs, milestones):
+        calls.append((fast, seed))
+        return {"seed": seed, "seconds": 1.0 + seed + (10.0 if fast is True else 0.0)}
+
+    monkeypatch.setattr(bench, "experiment1_run", fake_run)
+    sweep = bench.interleaved_sweep(3, n_epochs=1, milestones=())
+    assert calls == [(False, 0), (True, 0), (True, 1), (False, 1), (False, 2), (True, 2)]
+    assert sweep["eager"]["seconds"] == 1 + 2 + 3 and sweep["fast"]["seconds"] == 11 + 12 + 13
+    assert [r["seed"] for r in sweep["fast"]["runs"]] == [0, 1, 2]
