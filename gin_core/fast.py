@@ -295,7 +295,7 @@ class FastStep:
         return key
 
     def __call__(self, x: torch.Tensor, u: torch.Tensor, noise: float = 0.01, generator=None) -> float:
-        if not self.compile:
+        if not self.compile or x.device.type != "cpu":  # CUDA's deterministic mode would need cuBLAS settings
             return self._step(x, u, noise, generator)
         with _deterministic():
             return self._step(x, u, noise, generator)
@@ -348,7 +348,8 @@ def _deterministic():
     statistics (``index_add``) and the backward of row gathers with atomic adds, whose order varies
     from run to run: the same training gave different losses in the fourth digit (measured at 2
     threads). In deterministic mode inductor calls ATen's sequential kernels for those sums
-    instead, so a run and its resumption are bit-identical at any thread count.
+    instead, so a run and its resumption are bit-identical at any thread count. CPU only: on CUDA
+    this mode would also need cuBLAS's workspace setting, and GPU training is not bit-exact anyway.
     """
     enabled, warn_only = (
         torch.are_deterministic_algorithms_enabled(),

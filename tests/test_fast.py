@@ -131,6 +131,7 @@ def test_fast_training_resumes_bit_identically(data, tmp_path):
     try:  # the compiled step ran in deterministic mode (gin_core.fast._deterministic)
         reference_net, reference = go(tmp_path / "full.pt")
         assert reference.fast == load_checkpoint(tmp_path / "full.pt")["fast"] == "compiled"
+        assert not torch.are_deterministic_algorithms_enabled()  # the step restores the global setting
         go(tmp_path / "cut.pt", stop=3)
         assert load_checkpoint(tmp_path / "cut.pt")["fast"] == "compiled"
         resumed_net, resumed = go(tmp_path / "cut.pt")  # "auto" would also keep the checkpoint's path
