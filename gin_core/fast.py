@@ -53,9 +53,10 @@ __all__ = ["FastStep", "AUTO_RULE", "MODES", "compile_available", "choose", "cle
 # (an earlier process on this machine compiled the same step). A step already compiled in this
 # process is always reused. Image networks whose architecture is listed under "channels_last"
 # would run channels-last (no compilation); none is listed, because on the project's CPU the
-# channels-last EMNIST step was measured slower than eager (speed.json of 2026-12-02: 277 against
-# 256 ms a step at 1 thread, 167 against 156 ms at 2; whole MNIST training 3.59 against 3.82 and
-# 4.83 against 6.08 steps/s). On a GPU, "auto" stays eager until bench/bench_gpu.py has been run there.
+# channels-last EMNIST step was measured slower than eager (bench/results/speed_first_run.json: 277
+# against 256 ms a step at 1 thread, 167 against 156 ms at 2, whole MNIST training 3.59 against 3.82
+# and 4.83 against 6.08 steps/s; speed.json: 226 against 215 and 140 against 135 ms). On a GPU,
+# "auto" stays eager until bench/bench_gpu.py has been run there.
 AUTO_RULE = {
     "compiled": ("artificial_gin",),  # compiled where the planned steps repay the compilation
     "cold_steps": 12_000,
