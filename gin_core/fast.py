@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import os
 import shutil
 import sys
 import time
@@ -44,7 +43,7 @@ from torch import nn
 from .distributions import HALF_LOG_2PI, class_statistics
 from .flows import InvertibleSequential
 
-__all__ = ["FastStep", "AUTO_RULE", "MODES", "compile_available", "choose", "clear_cache"]
+__all__ = ["FastStep", "AUTO_RULE", "ALLOW_COMPILE", "MODES", "compile_available", "choose", "clear_cache"]
 
 # What "auto" does on CPU. Measured by bench/bench_step.py (bench/results/speed.json): on the
 # project's 2-core CPU compiling the 10-d step took about 18-45 s with a cold inductor cache and
@@ -64,6 +63,10 @@ AUTO_RULE = {
     "channels_last": (),  # measured slower than eager on CPU (above); e.g. ("emnist_gin",) to opt in
 }
 
+# False keeps every step eager (compile_available says so). The core reads no environment: the book's
+# settings set this from GIN_NO_COMPILE (gin_core.book.settings.run_config).
+ALLOW_COMPILE = True
+
 _COMPILED: dict[tuple, tuple] = {}  # key -> (compiled function, template network)
 _WARNED: set[str] = set()
 
@@ -81,8 +84,8 @@ def compile_available(device: torch.device | str = "cpu") -> tuple[bool, str]:
         return False, f"torch {torch.__version__} has no torch.compile"
     if sys.platform == "win32":
         return False, "torch.compile's inductor backend is not supported on Windows here"
-    if os.environ.get("GIN_NO_COMPILE", "").strip() not in ("", "0"):
-        return False, "GIN_NO_COMPILE is set"
+    if not ALLOW_COMPILE:
+        return False, "compilation is switched off (gin_core.fast.ALLOW_COMPILE is False; the book: GIN_NO_COMPILE)"
     if device.type == "cpu" and not any(shutil.which(c) for c in ("g++", "c++", "clang++")):
         return False, "no C++ compiler (g++, c++ or clang++) on the PATH: inductor cannot build CPU kernels"
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -112,9 +115,9 @@ def _key(net, x_shape, dtype, device, n_classes, learned, amp) -> tuple:
 
 def _marker(key: tuple) -> Path:
     """A file beside inductor's on-disk cache recording that this step was compiled (and how long it took)."""
-    from torch._inductor import config as inductor_config
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
 
-    root = Path(getattr(inductor_config, "cache_dir", None) or os.environ.get("TORCHINDUCTOR_CACHE_DIR", "/tmp"))
+    root = Path(cache_dir())  # inductor's own cache folder (TORCHINDUCTOR_CACHE_DIR, where set)
     return root / "gin_core" / f"{_stable_hash(repr(key))}.json"
 
 

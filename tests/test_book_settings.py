@@ -49,6 +49,7 @@ GIN_VARIABLES = (
     "GIN_DATASET",
     "GIN_BOOK_ROOT",
     "GIN_DATA_ROOT",
+    "GIN_NO_COMPILE",
     "GIN_CHECKPOINT",
     "GIN_CELL_TIMEOUT",
     "GIN_CHROMIUM",
@@ -294,6 +295,21 @@ def test_cell_timeout_rejects_bad_values(clean_env, value, message):
     clean_env.setenv("GIN_CELL_TIMEOUT", value)
     with pytest.raises(ValueError, match=f"GIN_CELL_TIMEOUT must be .*{message}"):
         cell_timeout("cpu")
+
+
+def test_no_compile_switches_the_fast_path_off(clean_env):
+    from gin_core import fast
+
+    clean_env.setattr(fast, "ALLOW_COMPILE", True)  # restored after the test
+    clean_env.setenv("GIN_NO_COMPILE", "1")
+    run_config()
+    assert fast.ALLOW_COMPILE is False and fast.compile_available("cpu")[0] is False
+    clean_env.setenv("GIN_NO_COMPILE", "0")
+    run_config()
+    assert fast.ALLOW_COMPILE is True
+    clean_env.setenv("GIN_NO_COMPILE", "yes")
+    with pytest.raises(ValueError, match="GIN_NO_COMPILE must be 0 or 1"):
+        run_config()
 
 
 def test_chromium(clean_env):

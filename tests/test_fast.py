@@ -208,12 +208,13 @@ def test_channels_last_digits_step_resumes_bit_identically_and_matches_eager(tmp
 
 
 def test_eager_fallback_with_a_clear_message(data, monkeypatch):
-    monkeypatch.setenv("GIN_NO_COMPILE", "1")
+    monkeypatch.setattr(fast, "ALLOW_COMPILE", False)
     monkeypatch.setattr(fast, "_WARNED", set())
-    assert compile_available("cpu") == (False, "GIN_NO_COMPILE is set")
-    with pytest.warns(
-        RuntimeWarning, match="fast training step is unavailable .GIN_NO_COMPILE is set.; training runs eagerly"
-    ):
+    assert compile_available("cpu") == (
+        False,
+        "compilation is switched off (gin_core.fast.ALLOW_COMPILE is False; the book: GIN_NO_COMPILE)",
+    )
+    with pytest.warns(RuntimeWarning, match="fast training step is unavailable .compilation is switched off"):
         history = train(artificial_gin(seed=0), data.x, data.u, 5, 1, 1e-2, 1000, fast=True, progress=False)
     assert history.fast == "eager" and len(history.loss) == 1
 

@@ -14,6 +14,8 @@ variable               meaning                                                  
                                                                                    if it exists
 ``GIN_CELL_TIMEOUT``   per-cell execution timeout of the book build (seconds)      600 smoke, 3600 cpu, 6 h paper
 ``GIN_CHROMIUM``       the browser the page check drives                           ``/usr/bin/chromium``
+``GIN_NO_COMPILE``     ``1`` keeps every training step eager (sets                 unset: the fast path may compile
+                       ``gin_core.fast.ALLOW_COMPILE``; read by :func:`run_config`)
 =====================  ==========================================================  ===============================
 
 The core package reads none of these: its functions take explicit arguments.
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from .. import fast
 from ..digits import DATASETS, available_datasets, find_files
 from ..training import default_device
 
@@ -81,7 +84,7 @@ class RunConfig:
 
 
 def run_config(scale: str | None = None, dataset: str | None = None) -> RunConfig:
-    """Read ``GIN_SCALE`` and ``GIN_DATASET`` (or take the arguments) and pick the device.
+    """Read ``GIN_SCALE`` and ``GIN_DATASET`` (or take the arguments), pick the device, apply ``GIN_NO_COMPILE``.
 
     Arguments:
         scale: overrides ``GIN_SCALE``.
@@ -97,6 +100,10 @@ def run_config(scale: str | None = None, dataset: str | None = None) -> RunConfi
     dataset = (dataset or _env("GIN_DATASET") or "auto").lower()
     if dataset not in DATASET_CHOICES:
         raise ValueError(f"GIN_DATASET must be one of {DATASET_CHOICES}, got {dataset!r}")
+    no_compile = _env("GIN_NO_COMPILE")
+    if no_compile not in (None, "0", "1"):
+        raise ValueError(f"GIN_NO_COMPILE must be 0 or 1 (or unset), got {no_compile!r}")
+    fast.ALLOW_COMPILE = no_compile != "1"
     return RunConfig(scale=scale, device=device, dataset=dataset)
 
 
