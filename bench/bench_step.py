@@ -357,7 +357,7 @@ def main(argv=None):
                 if key.startswith("first_call_s"):
                     print(f"  {name:>6} first call of {key.split()[1]} (compilation, if any): {value:.1f} s")
         if args.whole:
-            entry["whole"] = whole_runs(args, threads)
+            entry["whole"] = whole_runs(args)
         result["threads"][str(threads)] = entry
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
@@ -365,7 +365,7 @@ def main(argv=None):
     return result
 
 
-def whole_runs(args, threads: int) -> dict:
+def whole_runs(args) -> dict:
     """Experiment 1 at the book's cpu schedule (30 epochs, learning rate divided by 10 at epoch 10), eager and fast."""
     from gin_core import fast as fast_module
 

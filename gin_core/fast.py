@@ -43,7 +43,7 @@ from torch import nn
 from .distributions import HALF_LOG_2PI, class_statistics
 from .flows import InvertibleSequential
 
-__all__ = ["FastStep", "AUTO_RULE", "ALLOW_COMPILE", "MODES", "compile_available", "choose", "clear_cache"]
+__all__ = ["FastStep", "AUTO_RULE", "MODES", "compile_available", "choose", "clear_cache"]
 
 # What "auto" does on CPU. Measured by bench/bench_step.py (bench/results/speed.json): on the
 # project's 2-core CPU compiling the 10-d step took about 18-45 s with a cold inductor cache and
@@ -63,8 +63,9 @@ AUTO_RULE = {
     "channels_last": (),  # measured slower than eager on CPU (above); e.g. ("emnist_gin",) to opt in
 }
 
-# False keeps every step eager (compile_available says so). The core reads no environment: the book's
-# settings set this from GIN_NO_COMPILE (gin_core.book.settings.run_config).
+# False keeps every step eager (compile_available says so). Set it as gin_core.fast.ALLOW_COMPILE (an
+# imported copy would not change). The core reads no environment: the book's settings set this from
+# GIN_NO_COMPILE (gin_core.book.settings.run_config).
 ALLOW_COMPILE = True
 
 _COMPILED: dict[tuple, tuple] = {}  # key -> (compiled function, template network)
