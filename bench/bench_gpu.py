@@ -3,7 +3,7 @@
 
     python bench/bench_gpu.py --out bench/results/speed_gpu.json        # on a CUDA machine
 
-* 10-d network (Table 2), batch 1000: eager against the compiled step (gin_core.fast; on CUDA with
+* 10-d network (Table 2), batch 1000: eager against the compiled step (gin_core.training.compiled; on CUDA with
   ``mode="reduce-overhead"``, i.e. CUDA graphs), data held on the device.
 * EMNIST network (Table 3), batch 240: float32 eager against bfloat16 autocast with channels-last
   images (eager and compiled); after a few bf16 steps the float32 weights must still invert test
@@ -28,9 +28,9 @@ from pathlib import Path
 
 import torch
 
-from gin_core import GaussianMixtureNLL, artificial_gin, emnist_gin, inversion_error
-from gin_core.fast import FastStep, clear_cache
-from gin_core.training import make_optimizer, train_step
+from gin_core import GIN, artificial_gin, emnist_gin, inversion_error
+from gin_core.training import CompiledStep, EagerStep
+from gin_core.training.compiled import clear_cache
 
 
 def _sync(device: torch.device) -> None:
@@ -56,13 +56,11 @@ def bench_10d(device, steps: int, batch: int = 1000) -> dict:
     u = torch.arange(batch, device=device) % 5
     out = {}
     for label in ("eager", "compiled"):
-        net = artificial_gin(seed=0).to(device)
-        criterion = GaussianMixtureNLL(5, 10).to(device)
-        opt = make_optimizer(net.parameters(), 1e-2)
+        model = GIN(artificial_gin(seed=0), 5).to(device)
         if label == "eager":
-            fn = functools.partial(train_step, net, criterion, opt, x, u, 0.01, g, check_values=False)
+            fn = functools.partial(EagerStep(model, 1e-2), x, u, 0.01, g)
         else:
-            step = FastStep(net, criterion, 1e-2)
+            step = CompiledStep(model, 1e-2)
             start = time.perf_counter()
             step(x, u, 0.01, g)
             out["compile_s"] = time.perf_counter() - start
@@ -82,11 +80,10 @@ def bench_emnist(device, steps: int, compiled: bool, batch: int = 240) -> dict:
         net = emnist_gin(seed=0).to(device)
         if label != "fp32":
             net = net.to(memory_format=torch.channels_last)
-        criterion = GaussianMixtureNLL(10, 784).to(device)
-        opt = make_optimizer(net.parameters(), 3e-4)
-        step = FastStep(net, criterion, 3e-4, amp=True, compile=label == "bf16_compiled") if label != "fp32" else None
+        model = GIN(net, 10).to(device)
+        step = CompiledStep(model, 3e-4, amp=True, compile=label == "bf16_compiled") if label != "fp32" else None
         if step is None:
-            fn = functools.partial(train_step, net, criterion, opt, x, u, 0.01, g, check_values=False)
+            fn = functools.partial(EagerStep(model, 3e-4), x, u, 0.01, g)
         else:
             start = time.perf_counter()
             step(x, u, 0.01, g)

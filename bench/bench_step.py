@@ -12,8 +12,8 @@ points with 5 classes, batch 240 of 28x28 images with 10 classes (random data: t
 step does not depend on the values).
 
 * gin_core: :func:`gin_core.artificial_gin` / :func:`gin_core.emnist_gin`, the
-  :class:`gin_core.GaussianMixtureNLL` loss with batch class statistics, and
-  :func:`gin_core.training.train_step` with :func:`gin_core.training.make_optimizer`, exactly as
+  loss with batch class statistics (:func:`gin_core.loss.nll_terms`), and
+  :class:`gin_core.training.EagerStep` with its fused Adam, exactly as
   :func:`gin_core.training` runs them (``check_values=False``: ``train`` validates its whole
   data set once, not every batch).
 * FrEIA 0.2: ``FrEIA.framework.SequenceINN`` of ``GINCouplingBlock`` + ``PermuteRandom``
@@ -52,9 +52,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from gin_core import GaussianMixtureNLL, artificial_gin, count_parameters, emnist_gin
-from gin_core.fast import FastStep
-from gin_core.training import make_optimizer, train_step
+from gin_core import GIN, artificial_gin, count_parameters, emnist_gin
+from gin_core.training import CompiledStep, EagerStep
 
 # ----------------------------------------------------------------------------------------------
 # The authors' code path on FrEIA 0.2
@@ -164,13 +163,10 @@ def step_functions(name, x, u, n_classes, lr, modes: tuple[str, ...]) -> tuple[d
     g = torch.Generator().manual_seed(0)
     fns, info = {}, {}
     eager = make(seed=0).train()
-    criterion = GaussianMixtureNLL(n_classes, math.prod(eager.latent_shape))
-    opt = make_optimizer(eager.parameters(), lr)
-    fns["gin_core"] = functools.partial(train_step, eager, criterion, opt, x, u, 0.01, g, check_values=False)
+    fns["gin_core"] = functools.partial(EagerStep(GIN(eager, n_classes), lr), x, u, 0.01, g)
     for mode in modes:
         net = make(seed=0).train()
-        fast_criterion = GaussianMixtureNLL(n_classes, math.prod(net.latent_shape))
-        step = FastStep(net, fast_criterion, lr, compile=mode == "compiled")
+        step = CompiledStep(GIN(net, n_classes), lr, compile=mode == "compiled")
         start = time.perf_counter()
         step(x, u, 0.01, g)  # compiles (or loads from inductor's cache)
         info[f"first_call_s {mode}"] = time.perf_counter() - start
@@ -216,11 +212,9 @@ def step_flops(name, x, u, n_classes) -> int:
     """FLOPs of one eager step's forward and backward (torch.utils.flop_counter; Adam is not counted)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    net = (artificial_gin if name == "10d" else emnist_gin)(seed=0)
-    criterion = GaussianMixtureNLL(n_classes, math.prod(net.latent_shape))
+    model = GIN((artificial_gin if name == "10d" else emnist_gin)(seed=0), n_classes)
     with FlopCounterMode(display=False) as counter:
-        w, _ = net(x, check_finite=False)
-        criterion(w.flatten(1), u, check_values=False).backward()
+        model.loss_terms(x, u)[0].backward()
     return int(counter.get_total_flops())
 
 
@@ -269,7 +263,7 @@ def interleaved_sweep(runs: int, n_epochs: int, milestones: tuple[int, ...]) -> 
     compilation once (in its first run), as a fresh process would. A sweep's time is the sum of
     its runs' wall times.
     """
-    from gin_core import fast as fast_module
+    from gin_core.training import compiled as fast_module
 
     fast_module.clear_cache()
     out = {"eager": [], "fast": []}
@@ -367,7 +361,7 @@ def main(argv=None):
 
 def whole_runs(args) -> dict:
     """Experiment 1 at the book's cpu schedule (30 epochs, learning rate divided by 10 at epoch 10), eager and fast."""
-    from gin_core import fast as fast_module
+    from gin_core.training import compiled as fast_module
 
     out = {}
     schedule = {"n_epochs": 30, "milestones": (10,)}

@@ -14,20 +14,18 @@ import argparse
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from gin_core import GaussianMixtureNLL, artificial_gin, emnist_gin
-from gin_core.training import make_optimizer, train_step
+from gin_core import GIN, artificial_gin, emnist_gin
+from gin_core.training import EagerStep
 
 
 def profile_network(name: str, net, shape, n_classes: int, batch: int, steps: int, rows: int) -> None:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch, *shape, generator=g)
     u = torch.randint(n_classes, (batch,), generator=g)
-    n_dims = x[0].numel()
-    criterion = GaussianMixtureNLL(n_classes, n_dims)
-    optimizer = make_optimizer(net.parameters(), 1e-3)
+    eager = EagerStep(GIN(net, n_classes), 1e-3)
 
     def step():
-        train_step(net, criterion, optimizer, x, u, noise=0.01, generator=g, check_values=False)
+        eager(x, u, noise=0.01, generator=g)
 
     for _ in range(3):  # warm-up
         step()

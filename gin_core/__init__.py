@@ -2,82 +2,93 @@
 
 The core, one module per concept:
 
-* :mod:`gin_core.flows`: GIN and GLOW-style coupling blocks (fully connected and
-  convolutional), permutations, downsampling, and batch-wise encoding;
-* :mod:`gin_core.networks`: the paper's two networks (Tables 2 and 3);
-* :mod:`gin_core.distributions`: the class-conditional Gaussian latent distribution (eq. 7);
-* :mod:`gin_core.loss`: the training objective built on it;
-* :mod:`gin_core.artificial` and :mod:`gin_core.digits`: the artificial data (§4.3) and the
-  EMNIST/MNIST digits (§4.4);
-* :mod:`gin_core.training` and :mod:`gin_core.checkpoints`: training with safe, resumable checkpoints;
-* :mod:`gin_core.metrics` and :mod:`gin_core.likelihood`: spectrum, knee, MCC, affine fit, held-out NLL;
-* :mod:`gin_core.weights`: trained weights with provenance and a verified checksum.
+* **model**: :mod:`gin_core.model`, :class:`GIN`: a flow paired with its class-conditional base
+  (``log_prob``, ``sample``, ``encode``, ``decode``, ``fit_base``, ``loss``);
+* **flows**: :mod:`gin_core.flows` (the transform contract, permutations, downsampling,
+  :class:`InvertibleSequential`), :mod:`gin_core.couplings` (GIN and GLOW-style couplings) and
+  :mod:`gin_core.networks` (the paper's networks, Tables 2 and 3);
+* **distributions and loss**: :mod:`gin_core.distributions` (the class-conditional Gaussian,
+  eq. 7) and :mod:`gin_core.loss` (the one NLL that every training step calls);
+* **data**: :mod:`gin_core.artificial` (§4.3), :mod:`gin_core.digits` (EMNIST/MNIST, §4.4) and
+  :mod:`gin_core.sublabels` (more conditions than classes);
+* **training**: :mod:`gin_core.training` (steps, loop, checkpoints of runs, command line) and
+  :mod:`gin_core.checkpoints`;
+* **metrics**: :mod:`gin_core.metrics` (spectrum, knee, MCC, affine fit) and
+  :mod:`gin_core.likelihood` (held-out NLL);
+* **weights**: :mod:`gin_core.weights` (trained weights with provenance and a verified checksum).
 
-The teaching book's helpers (experiments, atlas, plots, theory, settings) live apart, in
-:mod:`gin_core.book`; importing :mod:`gin_core` does not import them.
+The teaching book's helpers live apart, in :mod:`gin_core.book`; importing :mod:`gin_core`
+does not import them.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from .artificial import ArtificialData, make_artificial_data, mixing_network
 from .checkpoints import CheckpointError, load_checkpoint, load_network, save_checkpoint
+from .couplings import AffineCoupling
+from .digits import load_digits
 from .distributions import ClassConditionalGaussian
-from .flows import (
-    AffineCoupling,
-    DiagonalScaling,
-    Downsample,
-    Flatten,
-    InvertibleSequential,
-    Permutation,
-    encode,
-    inversion_error,
-)
+from .flows import DiagonalScaling, Downsample, Flatten, InvertibleSequential, Permutation, encode, inversion_error
 from .likelihood import NLLResult, bits_per_dim, heldout_nll, noise_floor
-from .loss import GaussianMixtureNLL
+from .loss import class_conditional_nll, nll_terms
 from .metrics import AffineFit, Spectrum, affine_fit, align_to, count_informative, latent_spectrum, mcc
+from .model import GIN
 from .networks import artificial_gin, build_network, count_parameters, coupling_flow, emnist_gin
-from .training import History, default_device, train, train_step
+from .sublabels import SubLabels, fit_sub_labels
+from .training import History, TrainSettings, default_device, train
 from .weights import load_weights, save_weights
 
 __all__ = [
     "__version__",
+    # model
+    "GIN",
+    # flows and the paper's networks
     "AffineCoupling",
-    "AffineFit",
-    "ArtificialData",
-    "CheckpointError",
-    "ClassConditionalGaussian",
-    "Downsample",
-    "Flatten",
-    "GaussianMixtureNLL",
-    "History",
-    "InvertibleSequential",
-    "NLLResult",
     "Permutation",
     "DiagonalScaling",
-    "Spectrum",
-    "affine_fit",
-    "align_to",
+    "Downsample",
+    "Flatten",
+    "InvertibleSequential",
     "artificial_gin",
-    "bits_per_dim",
-    "build_network",
-    "count_informative",
-    "count_parameters",
-    "coupling_flow",
-    "default_device",
     "emnist_gin",
+    "coupling_flow",
+    "build_network",
+    "count_parameters",
     "encode",
-    "heldout_nll",
     "inversion_error",
-    "latent_spectrum",
+    # distributions and the loss
+    "ClassConditionalGaussian",
+    "class_conditional_nll",
+    "nll_terms",
+    # data
+    "ArtificialData",
+    "make_artificial_data",
+    "mixing_network",
+    "load_digits",
+    "SubLabels",
+    "fit_sub_labels",
+    # training and checkpoints
+    "train",
+    "History",
+    "TrainSettings",
+    "default_device",
+    "CheckpointError",
+    "save_checkpoint",
     "load_checkpoint",
     "load_network",
-    "load_weights",
-    "make_artificial_data",
+    # metrics and likelihood
+    "Spectrum",
+    "latent_spectrum",
+    "count_informative",
     "mcc",
-    "mixing_network",
+    "AffineFit",
+    "affine_fit",
+    "align_to",
+    "NLLResult",
+    "heldout_nll",
+    "bits_per_dim",
     "noise_floor",
-    "save_checkpoint",
+    # weights
     "save_weights",
-    "train",
-    "train_step",
+    "load_weights",
 ]

@@ -8,7 +8,9 @@ A training checkpoint (written by :func:`gin_core.training.train`) is a dictiona
 * ``training``: batch size, learning rate, milestones, noise, seed, statistics mode, number of
   classes, data size and shape, and the data set where there is one;
 * ``commits``: the code commits the run was trained with, and the ``gin_core`` version;
-* the state: network, loss, optimiser, random generator, position in the epoch, history.
+* the state: the flow (``net``), the base distribution (``base``; version 2 stored it as the
+  loss module's ``criterion``), the optimiser, the random generator, the position in the epoch,
+  the history. :mod:`gin_core.training.state` writes and reads it.
 
 Every file is written to a temporary name and renamed, so an interruption never leaves a
 half-written file. Loading uses ``torch.load(..., weights_only=True)``; a truncated or corrupt
@@ -26,9 +28,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .networks import build_network
+
 __all__ = [
     "FORMAT",
     "VERSION",
+    "READABLE_VERSIONS",
     "CheckpointError",
     "atomic_write",
     "save_json",
@@ -41,7 +46,8 @@ __all__ = [
 ]
 
 FORMAT = "gin_core.checkpoint"
-VERSION = 2
+VERSION = 3
+READABLE_VERSIONS = (2, 3)  # version 2: the base distribution under "criterion" (read by gin_core.training.state)
 
 
 class CheckpointError(ValueError):
@@ -111,9 +117,10 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu", expect_format: 
                 f"{path} is not a gin_core training checkpoint (no format {FORMAT!r}); it may be a bare state_dict "
                 "or come from gin_core < 0.2, which did not record its settings: start a new run"
             )
-        if state.get("version") != VERSION:
+        if state.get("version") not in READABLE_VERSIONS:
             raise CheckpointError(
-                f"{path} has checkpoint version {state.get('version')}; this gin_core reads version {VERSION}"
+                f"{path} has checkpoint version {state.get('version')}; this gin_core reads versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))}"
             )
     return state
 
@@ -190,8 +197,6 @@ def load_network(path: str | os.PathLike, map_location="cpu") -> nn.Module:
     Returns:
         The network, in evaluation mode.
     """
-    from .networks import build_network
-
     state = load_checkpoint(path, map_location)
     net = build_network(state["network"])
     return load_state(net, state["net"], path).to(map_location).eval()

@@ -8,7 +8,7 @@ deviations come from one of two places (Appendix D.1):
 
 * **batch statistics** (``learned=False``, the paper's default): :math:`\mu(u)` and
   :math:`\sigma^2(u)` are the mean and biased variance of the codes of class :math:`u`. During
-  training they are recomputed on every batch (:meth:`ClassConditionalGaussian.batch_nll`); to
+  training they are recomputed on every batch (:func:`gin_core.loss.nll_terms`); to
   score or sample after training they are fitted once on the training codes
   (:meth:`ClassConditionalGaussian.fit`);
 * **learned** (``learned=True``): :math:`\mu` and :math:`\log\sigma` are parameters trained with
@@ -27,7 +27,7 @@ from torch import nn
 
 from ._checks import check_finite, check_labels
 
-__all__ = ["HALF_LOG_2PI", "ClassConditionalGaussian", "class_statistics"]
+__all__ = ["HALF_LOG_2PI", "ClassConditionalGaussian", "class_statistics", "gaussian_log_prob"]
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -48,12 +48,33 @@ def class_statistics(
         ``(means, variances, counts)`` of shapes ``(C, d)``, ``(C, d)``, ``(C,)``; the rows of a
         class without samples are zero.
     """
-    counts = torch.bincount(u, minlength=n_classes).to(w.dtype)
+    zeros = torch.zeros(n_classes, w.shape[1], dtype=w.dtype, device=w.device)
+    counts = torch.zeros(n_classes, dtype=w.dtype, device=w.device).index_add(0, u, torch.ones_like(w[:, 0]))
     n = counts.clamp(min=1).unsqueeze(1)
-    means = w.new_zeros(n_classes, w.shape[1]).index_add_(0, u, w) / n
+    means = zeros.index_add(0, u, w) / n
     centred = w - means.index_select(0, u)
-    variances = w.new_zeros(n_classes, w.shape[1]).index_add_(0, u, centred * centred) / n
+    variances = zeros.index_add(0, u, centred * centred) / n
     return means, variances, counts
+
+
+def gaussian_log_prob(w: torch.Tensor, u: torch.Tensor, means: torch.Tensor, log_stds: torch.Tensor) -> torch.Tensor:
+    r"""Per-sample :math:`\log \mathcal N(w; \mu(u), \mathrm{diag}\,\sigma^2(u))`, summed over the d variables (eq. 7).
+
+    The one place the Gaussian log-density is written: :meth:`ClassConditionalGaussian.log_prob`
+    and the learned-statistics loss (:func:`gin_core.loss.nll_terms`) both call it. Traceable and
+    unchecked.
+
+    Arguments:
+        w: codes ``(N, d)``.
+        u: labels ``(N,)`` indexing the rows of ``means`` and ``log_stds``.
+        means, log_stds: ``(C, d)``.
+
+    Returns:
+        ``(N,)`` in the dtype of ``means`` (``w`` is cast to it).
+    """
+    mu, log_sigma = means.index_select(0, u), log_stds.index_select(0, u)
+    w = w.to(mu.dtype)
+    return -(0.5 * ((w - mu) * torch.exp(-log_sigma)) ** 2 + log_sigma + HALF_LOG_2PI).sum(1)
 
 
 class ClassConditionalGaussian(nn.Module):
@@ -137,7 +158,7 @@ class ClassConditionalGaussian(nn.Module):
         if not self.learned and not bool(self.fitted):
             raise ValueError(
                 "this distribution uses batch statistics and has not been fitted: call fit(w_train, u_train) first "
-                "(or use batch_nll for a training batch)"
+                "(a training batch is scored under its own statistics by gin_core.loss.nll_terms)"
             )
 
     def log_prob(self, w: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -152,12 +173,7 @@ class ClassConditionalGaussian(nn.Module):
         """
         self._require_parameters()
         self._check(w, u)
-        return self._log_prob(w, u)
-
-    def _log_prob(self, w: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        mu, log_sigma = self.means.index_select(0, u), self.log_stds.index_select(0, u)
-        w = w.to(mu.dtype)
-        return -(0.5 * ((w - mu) * torch.exp(-log_sigma)) ** 2 + log_sigma + HALF_LOG_2PI).sum(1)
+        return gaussian_log_prob(w, u, self.means, self.log_stds)
 
     def mixture_log_prob(self, w: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         r"""Per-sample log-density under a mixture of the conditions: :math:`\log \sum_k \pi_{nk}\, p(w_n \mid k)`.
@@ -234,45 +250,3 @@ class ClassConditionalGaussian(nn.Module):
             mask[torch.as_tensor(dims, device=mu.device)] = True
             eps = eps * mask
         return mu + temperature * sigma * eps
-
-    def batch_nll(
-        self, w: torch.Tensor, u: torch.Tensor, check_values: bool = True
-    ) -> tuple[torch.Tensor, int, torch.Tensor]:
-        r"""Mean NLL per dimension of a training batch under its *own* class statistics.
-
-        With each class's batch mean and biased variance, the quadratic terms of a class's
-        :math:`n_c` samples add up to :math:`n_c/2` per variable for any ``w``: a constant
-        without gradient. What is left is
-
-        .. math:: \frac{1}{N d} \sum_c n_c \sum_i \tfrac12 \log\sigma_i^2(c) + \tfrac12 + \tfrac12\log 2\pi,
-
-        computed in closed form. A class with fewer than two samples has no variance estimate:
-        its samples are left out (weight 0, before the log enters the graph), never a NaN.
-
-        Arguments:
-            w: codes ``(B, d)``.
-            u: labels ``(B,)``.
-            check_values: check finiteness and label range (passes over the data).
-
-        Returns:
-            ``(loss, n_used, kept)``: the scalar loss, the number N of samples it used, and the
-            boolean ``(C,)`` mask of the classes with at least two samples.
-
-        Raises:
-            ValueError: no class has two samples in the batch.
-        """
-        if self.learned:
-            raise ValueError("batch_nll uses batch statistics; a learned distribution scores with log_prob")
-        self._check(w, u, values=check_values)
-        _, variances, counts = class_statistics(w, u, self.n_classes)
-        kept = counts >= 2
-        n_used = int(counts[kept].sum())
-        if n_used == 0:
-            raise ValueError(
-                "no class has two or more samples in this batch, so no class variance can be estimated; "
-                "use a larger batch or learned statistics"
-            )
-        log_var = torch.where(kept.unsqueeze(1), variances, torch.ones_like(variances)).log()
-        weights = torch.where(kept, counts, torch.zeros_like(counts))
-        loss = (weights @ log_var.sum(dim=1)) * (0.5 / (self.n_dims * n_used)) + (0.5 + HALF_LOG_2PI)
-        return loss, n_used, kept

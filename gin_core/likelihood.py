@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from .distributions import ClassConditionalGaussian
-from .flows import encode
+from .model import GIN
 
 __all__ = ["LEVELS", "bits_per_dim", "noise_floor", "NLLResult", "heldout_nll"]
 
@@ -117,14 +117,15 @@ def heldout_nll(
 ) -> NLLResult:
     r"""NLL of held-out data under a trained flow, with the latent distribution fitted on training data.
 
-    The codes of ``x_fit`` fix the class-conditional Gaussian (:meth:`ClassConditionalGaussian.fit`,
-    float64); the codes of ``x_eval`` are scored under it, with the flow's log-determinant
-    when it is not volume preserving. Both sets get noise ``noise`` (draws from ``seed`` and
+    A :class:`~gin_core.model.GIN` of the flow has its base fitted on the codes of ``x_fit``
+    (:meth:`~gin_core.model.GIN.fit_base`, float64) and scores ``x_eval``
+    (:meth:`~gin_core.model.GIN.log_prob`, with the log-determinant when the flow is not volume
+    preserving). Both sets get noise ``noise`` (draws from ``seed`` and
     ``seed + 1``): use the training noise for images (the test NLL of §4.4), 0 for the
     artificial data.
 
     Arguments:
-        net: trained flow, ``w, log_det = net(x)``.
+        net: a trained flow, ``w, log_det = net(x)``, or a :class:`~gin_core.model.GIN` (its flow is used).
         x_fit, u_fit: data and labels that define the class means and variances (training set).
         x_eval, u_eval: data and labels scored (validation or test set).
         n_classes: number of classes.
@@ -138,14 +139,11 @@ def heldout_nll(
     References:
         Sorrenson et al. (2020), eq. (7), §4.4.1.
     """
-    w_fit, _ = encode(net, x_fit, batch_size, noise, seed)
-    prior = ClassConditionalGaussian(n_classes, w_fit.shape[1]).double().fit(w_fit.double(), u_fit.cpu())
-    w_eval, log_det = encode(net, x_eval, batch_size, noise, seed + 1)
+    flow = net.flow if isinstance(net, GIN) else net
+    model = GIN(flow, n_classes).fit_base(x_fit, u_fit, batch_size, noise, seed)
     u_eval = u_eval.cpu()
-    nll = -prior.log_prob(w_eval.double(), u_eval) / w_eval.shape[1]
-    if not getattr(net, "volume_preserving", False):
-        nll = nll - log_det.double() / w_eval.shape[1]
+    nll = -model.log_prob(x_eval, u_eval, batch_size, noise, seed + 1) / model.n_dims
     per_class = np.array([nll[u_eval == c].mean().item() if (u_eval == c).any() else np.nan for c in range(n_classes)])
     nats = nll.mean().item()
     floor = noise_floor(noise)[1] if noise > 0 else float("nan")
-    return NLLResult(nats, bits_per_dim(nats), per_class, nll, floor, len(x_fit), len(x_eval), noise, seed, prior)
+    return NLLResult(nats, bits_per_dim(nats), per_class, nll, floor, len(x_fit), len(x_eval), noise, seed, model.base)

@@ -11,7 +11,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .flows import AffineCoupling, Downsample, Flatten, InvertibleSequential, Permutation
+from .couplings import AffineCoupling
+from .flows import Downsample, Flatten, InvertibleSequential, Permutation
 
 __all__ = [
     "MLP",

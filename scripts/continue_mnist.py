@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 
 from gin_core.checkpoints import save_checkpoint
-from gin_core.loss import GaussianMixtureNLL
-from gin_core.training import History, _network_record, _Run, make_optimizer
+from gin_core.model import GIN
+from gin_core.training import EagerStep, History, RunState, TrainSettings
 from gin_core.weights import load_weights
 
 
@@ -41,23 +41,22 @@ def main(argv=None):
     if prov["dataset"] != "mnist" or prov["batch_size"] != 240:
         raise ValueError(f"expected the shipped MNIST weights (batch 240), got {prov['dataset']}, {prov['batch_size']}")
     net.train()
-    criterion = GaussianMixtureNLL(10, 28 * 28)
-    optimizer = make_optimizer(list(net.parameters()), args.lr)
+    step = EagerStep(GIN(net, 10), args.lr)
     generator = torch.Generator().manual_seed(args.seed + 1000)
-    settings = {
-        "batch_size": 240,
-        "lr": float(args.lr),
-        "milestones": [int(m) for m in args.drop],
-        "noise": float(prov["noise"]),
-        "seed": int(args.seed),
-        "learned_stats": False,
-        "n_classes": 10,
-        "n_samples": 60000,
-        "sample_shape": [1, 28, 28],
-        "dataset": "mnist",
-        "device_type": "cpu",
-    }
-    run = _Run(net, criterion, optimizer, generator, _network_record(net), settings)
+    settings = TrainSettings(
+        batch_size=240,
+        lr=float(args.lr),
+        milestones=tuple(int(m) for m in args.drop),
+        noise=float(prov["noise"]),
+        seed=int(args.seed),
+        learned_stats=False,
+        n_classes=10,
+        n_samples=60000,
+        sample_shape=(1, 28, 28),
+        dataset="mnist",
+        device_type="cpu",
+    )
+    run = RunState(step, generator, settings)
     hist = prov["history"]
     run.history = History(list(hist["loss"]), list(hist["lr"]), list(hist["seconds"]), 0)
     run.commits = list(prov.get("code_commits") or [prov["code_commit"]]) + run.commits

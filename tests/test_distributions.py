@@ -1,6 +1,5 @@
-"""Tests of gin_core.distributions: the class-conditional Gaussian (fit, log_prob, sample, batch NLL), float64."""
+"""Tests of gin_core.distributions: the class-conditional Gaussian (fit, log_prob, sample), float64."""
 
-import math
 
 import numpy as np
 import pytest
@@ -8,6 +7,7 @@ import torch
 from scipy.stats import norm
 
 from gin_core.distributions import HALF_LOG_2PI, ClassConditionalGaussian, class_statistics
+from gin_core.loss import nll_terms
 
 
 def gaussian_data(n=600, d=4, n_classes=3, seed=0):
@@ -37,25 +37,15 @@ def test_fit_and_log_prob_match_scipy():
     np.testing.assert_allclose(prior.log_prob(w[300:], u[300:]).numpy(), expected, rtol=1e-12)
 
 
-def test_batch_nll_is_the_log_prob_under_the_batch_statistics():
-    """With the batch's own statistics the quadratic term is constant: the closed form equals the full NLL."""
+def test_batch_statistics_loss_is_the_log_prob_under_the_batch_statistics():
+    """With the batch's own statistics the quadratic term is constant: the loss's closed form equals the full NLL."""
     w, u, _, _ = gaussian_data(n=90)
     w = w.requires_grad_()
-    prior = ClassConditionalGaussian(3, 4).double()
-    loss, n_used, kept = prior.batch_nll(w, u)
+    loss, n_used = nll_terms(w, u, 3)
     full = -ClassConditionalGaussian(3, 4).double().fit(w.detach(), u).log_prob(w.detach(), u).mean() / 4
-    assert kept.all() and n_used == 90 and loss.item() == pytest.approx(full.item(), abs=1e-13)
+    assert int(n_used) == 90 and loss.item() == pytest.approx(full.item(), abs=1e-13)
     loss.backward()
     assert torch.isfinite(w.grad).all() and w.grad.abs().sum() > 0
-
-
-def test_batch_nll_leaves_out_lone_classes_and_refuses_a_batch_without_pairs():
-    w = torch.tensor([[0.0, 1.0], [2.0, 3.0], [5.0, 5.0]], dtype=torch.float64)
-    loss, n_used, kept = ClassConditionalGaussian(2, 2).double().batch_nll(w, torch.tensor([0, 0, 1]))
-    assert kept.tolist() == [True, False] and n_used == 2
-    assert loss.item() == pytest.approx(0.5 * math.log(1.0) + 0.5 + HALF_LOG_2PI)  # variances (1, 1) of class 0
-    with pytest.raises(ValueError, match="no class has two or more samples"):
-        ClassConditionalGaussian(3, 2).batch_nll(torch.zeros(3, 2), torch.tensor([0, 1, 2]))
 
 
 def test_sample_follows_the_fitted_statistics():
@@ -92,8 +82,6 @@ def test_learned_mode_has_parameters_and_no_fit():
     assert prior.log_prob(w, torch.tensor([0, 1])).tolist() == pytest.approx([-3 * HALF_LOG_2PI] * 2)
     with pytest.raises(ValueError, match="learned distribution"):
         prior.fit(w, torch.tensor([0, 1]))
-    with pytest.raises(ValueError, match="learned distribution"):
-        prior.batch_nll(w, torch.tensor([0, 1]))
 
 
 def test_unfitted_and_bad_input_errors():

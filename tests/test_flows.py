@@ -6,15 +6,8 @@ import pytest
 import torch
 
 from gin_core._checks import check_finite
-from gin_core.flows import (
-    AffineCoupling,
-    DiagonalScaling,
-    Downsample,
-    Flatten,
-    InvertibleSequential,
-    Permutation,
-    soft_clamp,
-)
+from gin_core.couplings import AffineCoupling, soft_clamp
+from gin_core.flows import DiagonalScaling, Downsample, Flatten, InvertibleSequential, Permutation, declares_volume
 from gin_core.networks import conv_net, coupling_flow, mlp
 
 from conftest import jacobian_logdet, randomize
@@ -356,3 +349,25 @@ def test_diagonal_scaling_is_exact_and_reports_its_volume():
         layer(torch.randn(3, 5, dtype=torch.float64))
     with pytest.raises(ValueError, match="1-d floating"):
         DiagonalScaling(torch.zeros(2, 2))
+
+
+class _Undeclared(torch.nn.Module):
+    """A transform that does not say whether it preserves volume (it does not: it doubles x)."""
+
+    def forward(self, x):
+        return 2 * x, x.new_full((x.shape[0],), x.shape[1] * math.log(2))
+
+    def inverse(self, y):
+        return y / 2
+
+
+def test_a_layer_without_a_volume_declaration_is_rejected():
+    assert not declares_volume(_Undeclared())
+    with pytest.raises(TypeError, match=r"layers 1 \(_Undeclared\) do not declare volume_preserving"):
+        InvertibleSequential([Permutation(4, 0), _Undeclared()], (4,))
+    declared = _Undeclared()
+    declared.volume_preserving = False
+    net = InvertibleSequential([Permutation(4, 0), declared], (4,))
+    assert not net.volume_preserving  # its log-det is then counted by the loss
+    _, log_det = net(torch.ones(3, 4))
+    assert torch.allclose(log_det, torch.full((3,), 4 * math.log(2)))

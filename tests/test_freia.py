@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from gin_core import AffineCoupling, Downsample, Flatten, Permutation, artificial_gin, emnist_gin, mixing_network
-from gin_core.flows import soft_clamp
+from gin_core.couplings import soft_clamp
 from gin_core.networks import conv_net, mlp
 
 from conftest import randomize

@@ -1,11 +1,11 @@
-"""Tests of gin_core.loss.GaussianMixtureNLL: hand-computed values, gradients, lone classes, errors."""
+"""Tests of gin_core.loss: the one NLL (batch and learned statistics), hand-computed values, gradients, lone classes, errors."""
 
 import math
 
 import pytest
 import torch
 
-from gin_core import GaussianMixtureNLL
+from gin_core.loss import class_conditional_nll, nll_terms
 from gin_core._checks import check_labels
 from gin_core.distributions import class_statistics
 
@@ -45,39 +45,36 @@ def per_sample_reference(w, u, log_det=None):
 
 
 def test_empirical_loss_equals_hand_computed_value():
-    loss = GaussianMixtureNLL(n_classes=2, n_dims=2)
-    value = loss(W, U).item()
-    assert value == pytest.approx(HAND_EMPIRICAL, abs=1e-14)
-    assert value == pytest.approx(per_sample_reference(W, U), abs=1e-14)
-    assert loss.n_excluded == 0
+    value, n_used = nll_terms(W, U, 2)
+    assert value.item() == pytest.approx(HAND_EMPIRICAL, abs=1e-14)
+    assert value.item() == pytest.approx(per_sample_reference(W, U), abs=1e-14)
+    assert int(n_used) == 5
+    assert class_conditional_nll(W, U, 2).item() == value.item()
 
 
 def test_empirical_loss_with_log_det():
-    loss = GaussianMixtureNLL(n_classes=2, n_dims=2)
     log_det = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0], dtype=torch.float64)  # mean 3
-    assert loss(W, U, log_det).item() == pytest.approx(HAND_EMPIRICAL - 3 / 2, abs=1e-14)
+    assert class_conditional_nll(W, U, 2, log_det).item() == pytest.approx(HAND_EMPIRICAL - 3 / 2, abs=1e-14)
 
 
 def test_lone_sample_is_left_out_and_counted():
-    loss = GaussianMixtureNLL(n_classes=4, n_dims=2)
     w = torch.cat([W, torch.tensor([[100.0, -100.0]], dtype=torch.float64)])
     u = torch.cat([U, torch.tensor([3])])
     log_det = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 1000.0], dtype=torch.float64)
-    value = loss(w, u, log_det)
+    value, n_used = nll_terms(w, u, 4, log_det)
     assert torch.isfinite(value)
     assert value.item() == pytest.approx(HAND_EMPIRICAL - 3 / 2, abs=1e-14)  # unchanged: the lone sample is out
-    assert loss.n_excluded == 1
-    loss(w, u)
-    assert loss.n_excluded == 2  # counts accumulate over batches
+    assert int(n_used) == 5
     w_grad = w.clone().requires_grad_()
-    loss(w_grad, u).backward()
+    class_conditional_nll(w_grad, u, 4).backward()
     assert torch.isfinite(w_grad.grad).all() and torch.equal(w_grad.grad[-1], torch.zeros(2, dtype=torch.float64))
 
 
 def test_batch_without_any_pair_raises():
-    loss = GaussianMixtureNLL(n_classes=3, n_dims=2)
+    _, n_used = nll_terms(W[:3], torch.tensor([0, 1, 2]), 3)
+    assert int(n_used) == 0
     with pytest.raises(ValueError, match="no class has two or more samples in this batch"):
-        loss(W[:3], torch.tensor([0, 1, 2]))
+        class_conditional_nll(W[:3], torch.tensor([0, 1, 2]), 3)
 
 
 def test_empirical_gradient_matches_per_sample_formula():
@@ -87,11 +84,10 @@ def test_empirical_gradient_matches_per_sample_formula():
     u = torch.randint(4, (40,), generator=g)
     u[-1] = 4  # a lone class
     log_det = torch.randn(40, generator=g, dtype=torch.float64)
-    loss = GaussianMixtureNLL(n_classes=5, n_dims=3)
 
     a = w.clone().requires_grad_()
     ld_a = log_det.clone().requires_grad_()
-    value = loss(a, u, ld_a)
+    value = class_conditional_nll(a, u, 5, ld_a)
     value.backward()
 
     b = w.clone().requires_grad_()
@@ -117,33 +113,35 @@ def test_empirical_loss_equals_the_authors_formula():
     u = torch.arange(60) % 3
     sig = torch.stack([w[u == c].std(0, unbiased=False) for c in range(3)])
     authors = (0.5 + sig[u].log().mean(1) + HALF_LOG_2PI).mean()
-    assert GaussianMixtureNLL(3, 4)(w, u).item() == pytest.approx(authors.item(), abs=1e-13)
+    assert class_conditional_nll(w, u, 3).item() == pytest.approx(authors.item(), abs=1e-13)
+
+
+LEARNED = (
+    torch.tensor([[1.0, 0.0], [0.0, 4.0]], dtype=torch.float64),
+    torch.tensor([[0.0, math.log(2)], [math.log(3), 0.0]], dtype=torch.float64),
+)
 
 
 def test_learned_loss_equals_hand_computed_value():
-    loss = GaussianMixtureNLL(n_classes=2, n_dims=2, learned=True).double()
-    with torch.no_grad():
-        loss.prior.means.copy_(torch.tensor([[1.0, 0.0], [0.0, 4.0]]))
-        loss.prior.log_stds.copy_(torch.tensor([[0.0, math.log(2)], [math.log(3), 0.0]]))
     w = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)
     u = torch.tensor([0, 1])
     # sample 0: (0 + 0.5 * 4 / 4 + log 2) / 2;  sample 1: (0.5 * 9 / 9 + log 3 + 0) / 2
     hand = ((0.5 + math.log(2)) + (0.5 + math.log(3))) / 4 + HALF_LOG_2PI
-    assert loss(w, u).item() == pytest.approx(hand, abs=1e-14)
+    assert class_conditional_nll(w, u, 2, None, *LEARNED).item() == pytest.approx(hand, abs=1e-14)
     log_det = torch.tensor([2.0, 4.0], dtype=torch.float64)
-    assert loss(w, u, log_det).item() == pytest.approx(hand - 3 / 2, abs=1e-14)
+    assert class_conditional_nll(w, u, 2, log_det, *LEARNED).item() == pytest.approx(hand - 3 / 2, abs=1e-14)
 
 
-def test_learned_mode_handles_single_samples_and_trains():
-    loss = GaussianMixtureNLL(n_classes=3, n_dims=2, learned=True)
-    assert {name for name, _ in loss.named_parameters()} == {"prior.means", "prior.log_stds"}
+def test_learned_statistics_handle_single_samples_and_train():
+    means = torch.zeros(3, 2, requires_grad=True)
+    log_stds = torch.zeros(3, 2, requires_grad=True)
     w = torch.tensor([[3.0, -1.0]])
     u = torch.tensor([2])
-    value = loss(w, u)  # one sample of one class is fine with learned statistics
+    value, n_used = nll_terms(w, u, 3, None, means, log_stds)  # one sample of one class is fine when learned
     assert value.item() == pytest.approx((0.5 * 9 + 0.5 * 1) / 2 + HALF_LOG_2PI, abs=1e-6)
+    assert int(n_used) == 1
     value.backward()
-    assert loss.prior.means.grad[2].abs().sum() > 0 and loss.prior.means.grad[:2].abs().sum() == 0
-    assert loss.n_excluded == 0
+    assert means.grad[2].abs().sum() > 0 and means.grad[:2].abs().sum() == 0
 
 
 def test_class_statistics():
@@ -160,12 +158,14 @@ def test_class_statistics():
 
 @pytest.mark.parametrize("learned", [False, True])
 def test_bad_input_raises_clear_errors(learned):
-    loss = GaussianMixtureNLL(n_classes=2, n_dims=2, learned=learned).double()
-    with pytest.raises(ValueError, match=r"latent w must have shape \(batch, 2\), got \(2,\)"):
+    stats = LEARNED if learned else (None, None)
+
+    def loss(w, u, log_det=None):
+        return class_conditional_nll(w, u, 2, log_det, *stats)
+
+    with pytest.raises(ValueError, match=r"codes w must be a non-empty \(batch, d\) tensor, got torch.Size\(\[2\]\)"):
         loss(W[0], U[:1])
-    with pytest.raises(ValueError, match=r"latent w must have shape \(batch, 2\), got \(5, 3\)"):
-        loss(torch.zeros(5, 3, dtype=torch.float64), U)
-    with pytest.raises(ValueError, match="latent w is an empty batch"):
+    with pytest.raises(ValueError, match="codes w must be a non-empty"):
         loss(torch.zeros(0, 2, dtype=torch.float64), torch.zeros(0, dtype=torch.long))
     bad = W.clone()
     bad[1, 1] = float("nan")
@@ -188,26 +188,14 @@ def test_bad_input_raises_clear_errors(learned):
         loss(W, U[:4])
     with pytest.raises(ValueError, match=r"log_det must have shape \(5,\), got \(5, 1\)"):
         loss(W, U, torch.zeros(5, 1, dtype=torch.float64))
+    if learned:
+        with pytest.raises(ValueError, match=r"means and log_stds must have shape \(2, 3\)"):
+            loss(torch.zeros(5, 3, dtype=torch.float64), U)
+        with pytest.raises(ValueError, match="give both means and log_stds"):
+            class_conditional_nll(W, U, 2, None, LEARNED[0], None)
 
 
-def test_check_values_false_skips_only_the_passes_over_the_data():
-    loss = GaussianMixtureNLL(n_classes=2, n_dims=2)
-    assert loss(W, U, check_values=False).item() == pytest.approx(HAND_EMPIRICAL, abs=1e-14)
-    with pytest.raises(ValueError, match="latent w must have shape"):
-        loss(torch.zeros(5, 3), U, check_values=False)
-    with pytest.raises(TypeError, match="labels u must be integers"):
-        loss(W, U.float(), check_values=False)
-    with pytest.raises(ValueError, match=r"labels u must have shape \(5,\)"):
-        loss(W, U[:4], check_values=False)
-    with pytest.raises(ValueError, match="latent w is an empty batch"):
-        loss(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long), check_values=False)
-
-
-def test_constructor_and_check_labels_errors():
-    with pytest.raises(ValueError, match="n_classes and n_dims must be positive, got 0 and 3"):
-        GaussianMixtureNLL(0, 3)
-    with pytest.raises(ValueError, match="n_classes and n_dims must be positive, got 2 and 0"):
-        GaussianMixtureNLL(2, 0)
+def test_check_labels_errors():
     check_labels(torch.tensor([0, 1]), 2, 2)
     with pytest.raises(ValueError, match=r"labels u must have shape \(2,\)"):
         check_labels(torch.tensor([[0, 1]]), 2, 2)
@@ -218,13 +206,24 @@ def test_many_conditions_with_rare_and_empty_ones():
     g = torch.Generator().manual_seed(3)
     u = torch.cat([torch.arange(36).repeat_interleave(6), torch.tensor([36, 37]), torch.full((22,), 38)])
     w = torch.randn(240, 5, generator=g, dtype=torch.float64) * (1 + u.unsqueeze(1) % 3)
-    loss = GaussianMixtureNLL(n_classes=40, n_dims=5)
-    value = loss(w, u)
+    value, n_used = nll_terms(w, u, 40)
     kept = torch.bincount(u, minlength=40) >= 2
     assert not kept[36] and not kept[37] and not kept[39] and kept[38]  # lone 36, 37; absent 39
     mask = kept[u]
     assert value.item() == pytest.approx(per_sample_reference(w[mask], u[mask]), abs=1e-12)
-    assert loss.n_excluded == 2
+    assert int(n_used) == 238
     w_grad = w.clone().requires_grad_()
-    loss(w_grad, u).backward()
+    class_conditional_nll(w_grad, u, 40).backward()
     assert torch.isfinite(w_grad.grad).all() and (w_grad.grad[~mask] == 0).all()
+
+
+def test_the_loss_is_written_once():
+    """The eager model, the compiled step and the learned-statistics loss all reach nll_terms (no copy of its math)."""
+    import inspect
+
+    import gin_core.model
+    import gin_core.training.compiled
+
+    for module in (gin_core.model, gin_core.training.compiled):
+        source = inspect.getsource(module)
+        assert "nll_terms(" in source and "class_statistics" not in source and "HALF_LOG_2PI" not in source

@@ -32,6 +32,7 @@ from .._checks import as_float64
 from ..distributions import ClassConditionalGaussian
 from ..flows import encode
 from ..metrics import Spectrum, count_informative, latent_spectrum
+from ..model import GIN
 
 __all__ = [
     "DEFAULT_KNEE",
@@ -116,18 +117,26 @@ class Atlas:
     """What the atlas needs about a trained network and its training codes.
 
     Attributes:
-        net: the trained flow (evaluation mode).
-        prior: the latent distribution fitted on the training codes (float64).
+        model: the trained :class:`~gin_core.model.GIN`, its base fitted on the training codes (float64).
         spectrum: the spectrum of the training codes (``order[j]`` = latent index of variable j+1).
         k: number of informative variables (the knee).
         classes: names of the classes (row labels).
     """
 
-    net: nn.Module
-    prior: ClassConditionalGaussian
+    model: GIN
     spectrum: Spectrum
     k: int
     classes: tuple[str, ...] = tuple(str(c) for c in range(10))
+
+    @property
+    def net(self) -> nn.Module:
+        """The trained flow (evaluation mode)."""
+        return self.model.flow
+
+    @property
+    def prior(self) -> ClassConditionalGaussian:
+        """The base distribution fitted on the training codes (float64)."""
+        return self.model.base
 
     def latent_index(self, variable: int) -> int:
         """Latent coordinate of the 1-based variable number (spectrum rank)."""
@@ -135,11 +144,15 @@ class Atlas:
             raise ValueError(f"variable numbers run from 1 to {len(self.spectrum.order)}, got {variable}")
         return int(self.spectrum.order[variable - 1])
 
+    def decode(self, w: torch.Tensor) -> torch.Tensor:
+        """Images of codes ``w`` (:meth:`GIN.decode`), float64 on the CPU."""
+        return self.model.decode(w).double()
+
 
 def make_atlas(
     net: nn.Module, w: torch.Tensor, u: torch.Tensor, k: int | None = None, method: str = DEFAULT_KNEE[0], **kwargs
 ) -> Atlas:
-    """Build an :class:`Atlas` from training codes ``w`` (e.g. :func:`gin_core.flows.encode` with the training noise).
+    """Build an :class:`Atlas` from training codes ``w`` (e.g. :meth:`GIN.encode` with the training noise).
 
     Arguments:
         net: the trained flow.
@@ -148,16 +161,11 @@ def make_atlas(
             with ``method`` and ``kwargs``.
     """
     n_classes = int(u.max()) + 1
-    prior = ClassConditionalGaussian(n_classes, w.shape[1]).double().fit(w.double(), u)
+    model = GIN(net.eval(), n_classes)
+    model.base.fit(w.double(), u)
     spectrum = latent_spectrum(w, u)
     k = count_informative(spectrum, method, **kwargs) if k is None else int(k)
-    return Atlas(net.eval(), prior, spectrum, k, tuple(str(c) for c in range(n_classes)))
-
-
-@torch.no_grad()
-def _decode(net: nn.Module, w: torch.Tensor) -> torch.Tensor:
-    param = next(net.parameters())
-    return net.inverse(w.to(param.device, param.dtype)).detach().cpu().double()
+    return Atlas(model, spectrum, k, tuple(str(c) for c in range(n_classes)))
 
 
 def variable_sweep(
@@ -184,7 +192,7 @@ def variable_sweep(
     all_offsets = np.concatenate([offsets, [-1.0, 1.0]])
     w = means.repeat_interleave(len(all_offsets), 0).clone()
     w[:, j] += torch.as_tensor(np.tile(all_offsets, n_classes)) * stds[:, j].repeat_interleave(len(all_offsets))
-    x = _decode(atlas.net, w).numpy()
+    x = atlas.decode(w).numpy()
     x = x.reshape(n_classes, len(all_offsets), *x.shape[-2:])
     heat = np.abs(x[:, -1] - x[:, -2])
     return x[:, :steps], heat, offsets
@@ -215,7 +223,7 @@ def temperature_samples(
     eps[:, idx] = z  # one style per row, shared by every class
     u = torch.arange(n_classes).repeat(n_rows)  # row-major: (row, class)
     w = atlas.prior.sample(u, temperature, noise=eps.repeat_interleave(n_classes, 0))
-    x = _decode(atlas.net, w).numpy()
+    x = atlas.decode(w).numpy()
     return x.reshape(n_rows, n_classes, *x.shape[-2:])
 
 
@@ -244,7 +252,7 @@ def effect_sizes(atlas: Atlas, variables: list[int] | None = None, per_class: bo
         w = torch.cat([means, means]).clone()
         w[:n_classes, j] -= stds[:, j]
         w[n_classes:, j] += stds[:, j]
-        x = _decode(atlas.net, w)
+        x = atlas.decode(w)
         out[i] = (x[n_classes:] - x[:n_classes]).abs().flatten(1).mean(1).numpy()
     return out if per_class else out.mean(1)
 

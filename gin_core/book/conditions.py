@@ -25,9 +25,9 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from ..distributions import ClassConditionalGaussian
 from ..flows import encode
 from ..likelihood import bits_per_dim
+from ..model import GIN
 from ..sublabels import SubLabels
 
 __all__ = [
@@ -209,14 +209,11 @@ def sublabel_nll(
     """
     if not getattr(net, "volume_preserving", False):
         raise ValueError("sublabel_nll scores a volume-preserving (GIN) network; this one has a log-determinant")
-    w_fit, _ = encode(net, x_train, 500, noise, seed)
-    prior = ClassConditionalGaussian(rule.n_conditions, w_fit.shape[1]).double()
-    prior.fit(w_fit.double(), rule.assign(x_train, u_train))
-    w, _ = encode(net, x_test, 500, noise, seed + 1)
-    w = w.double()
-    d = w.shape[1]
-    own = -prior.log_prob(w, rule.assign(x_test, u_test)).mean().item() / d
-    mixture = -prior.mixture_log_prob(w, class_mixture_weights(u_test.cpu(), rule)).mean().item() / d
+    model = GIN(net, rule.n_conditions).fit_base(x_train, rule.assign(x_train, u_train), 500, noise, seed)
+    d = model.n_dims
+    w = model.encode(x_test, 500, noise, seed + 1).double()
+    own = -model.base.log_prob(w, rule.assign(x_test, u_test)).mean().item() / d
+    mixture = -model.base.mixture_log_prob(w, class_mixture_weights(u_test.cpu(), rule)).mean().item() / d
     return {
         "sublabel": {"nats_per_dim": own, "bits_per_dim": bits_per_dim(own)},
         "class_mixture": {"nats_per_dim": mixture, "bits_per_dim": bits_per_dim(mixture)},
@@ -286,8 +283,7 @@ def match_variables(w_ref, order_ref, k_ref: int, w_new, order_new, k_new: int, 
 
 @torch.no_grad()
 def sample_conditions(
-    net: nn.Module,
-    prior: ClassConditionalGaussian,
+    model: GIN,
     conditions: torch.Tensor,
     temperature: float = 1.0,
     seed: int = 0,
@@ -303,10 +299,7 @@ def sample_conditions(
         Images ``(N, ...)`` on the CPU, float64.
     """
     generator = torch.Generator().manual_seed(int(seed))
-    w = prior.sample(conditions.cpu(), temperature, generator=generator, dims=dims)
-    param = next(net.parameters())
-    images = [net.inverse(chunk.to(param.device, param.dtype)).cpu().double() for chunk in w.split(500)]
-    return torch.cat(images)
+    return model.sample(conditions.cpu(), temperature, generator=generator, dims=dims).double()
 
 
 def load_pair(device: str | torch.device = "cpu") -> dict:
@@ -422,14 +415,16 @@ def measure_pair(
         w, _ = encode(net, x_train, 500, noise, seed)
         spectrum = latent_spectrum(w, labels)
         k = count_informative(spectrum, method, **kwargs)
-        prior = ClassConditionalGaussian(n_conditions, w.shape[1]).double().fit(w.double(), labels)
+        model = GIN(net, n_conditions)
+        model.base.fit(w.double(), labels)
         result[key] = {"k": k, "std": spectrum.std.tolist()}
-        objects[key] = {"w_train": w, "spectrum": spectrum, "prior": prior}
+        objects[key] = {"w_train": w, "spectrum": spectrum, "model": model}
         if key == "sublabels":  # the same codes measured with the 10 classes
             by_class = latent_spectrum(w, u_train)
             result[key]["k_by_class"] = count_informative(by_class, method, **kwargs)
             result[key]["std_by_class"] = by_class.std.tolist()
-            objects[key]["class_prior"] = ClassConditionalGaussian(10, w.shape[1]).double().fit(w.double(), u_train)
+            objects[key]["class_model"] = GIN(net, 10)
+            objects[key]["class_model"].base.fit(w.double(), u_train)
         objects[key]["w_test"], _ = encode(net, x_test, 500, 0.0, seed)
     ref, new = objects["labels"], objects["sublabels"]
     rows, new_only, corr = match_variables(
@@ -452,7 +447,7 @@ def measure_pair(
     sevens_40 = 7 * rule.per_class + draws
     for key, conditions in (("labels", sevens_10), ("sublabels", sevens_40)):
         informative = torch.as_tensor(objects[key]["spectrum"].order[: result[key]["k"]].copy())
-        images = sample_conditions(nets[key], objects[key]["prior"], conditions, temperature, seed, dims=informative)
+        images = sample_conditions(objects[key]["model"], conditions, temperature, seed, dims=informative)
         result["crossed"][key] = crossed_fraction(images)
         objects[key]["sevens"] = images
     result["crossed"]["temperature"] = temperature

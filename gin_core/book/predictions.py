@@ -29,7 +29,7 @@ import torch
 
 from .._checks import as_float64
 from ..artificial import REFERENCE_POINTS, ArtificialData
-from ..loss import GaussianMixtureNLL
+from ..loss import class_conditional_nll
 from ..metrics import mcc
 from .experiments import Evaluation, evaluate_run, make_learner, split_data, success
 from .theory import max_identifiable_dims, rotation_2d
@@ -290,7 +290,7 @@ def parameter_gradient(net: torch.nn.Module, data: ArtificialData) -> torch.Tens
     net = net.double()
     net.zero_grad(set_to_none=True)
     w, _ = net(data.x.double())
-    GaussianMixtureNLL(data.n_clusters, w.shape[1])(w, data.u).backward()
+    class_conditional_nll(w, data.u, data.n_clusters).backward()
     return torch.cat([p.grad.flatten() for p in net.parameters() if p.requires_grad and p.grad is not None])
 
 
@@ -346,7 +346,7 @@ def factorial_fit(means, stds, M) -> tuple[np.ndarray, np.ndarray]:
 def model_nll(w, u, means, stds) -> float:
     r"""Per-dimension NLL of ``w`` under the factorial Gaussian model with the given class parameters (float64).
 
-    :class:`~gin_core.loss.GaussianMixtureNLL` with ``learned=True`` and its parameters set to
+    :func:`~gin_core.loss.class_conditional_nll` with learned statistics set to
     ``means`` and ``log(stds)``: the loss of eq. (7) for a *given* model, not a batch fit.
 
     Arguments:
@@ -360,17 +360,14 @@ def model_nll(w, u, means, stds) -> float:
     means = torch.from_numpy(as_float64(means, "means", ndim=2))
     stds = torch.from_numpy(as_float64(stds, "stds", ndim=2))
     w = torch.as_tensor(w, dtype=torch.float64)
-    loss = GaussianMixtureNLL(means.shape[0], means.shape[1], learned=True).double()
     with torch.no_grad():
-        loss.prior.means.copy_(means)
-        loss.prior.log_stds.copy_(stds.log())
-        return float(loss(w, torch.as_tensor(u)))
+        return float(class_conditional_nll(w, torch.as_tensor(u), means.shape[0], None, means, stds.log()))
 
 
 def batch_nll(w, u, n_classes: int) -> float:
     """The training loss with batch statistics (the paper's), on all of ``w`` at once, float64, nats per dimension."""
     w = torch.as_tensor(w, dtype=torch.float64)
-    return float(GaussianMixtureNLL(n_classes, w.shape[1])(w, torch.as_tensor(u)))
+    return float(class_conditional_nll(w, torch.as_tensor(u), n_classes))
 
 
 def population_change(stds, M, weights=None) -> float:

@@ -21,6 +21,7 @@ from ..checkpoints import load_checkpoint, load_state
 from ..flows import inversion_error
 from ..likelihood import heldout_nll
 from ..networks import build_network
+from ..training.cli import build_parser
 from ..weights import load_weights, save_weights
 from . import settings
 
@@ -41,15 +42,13 @@ def parse_train_command(command: str):
     Raises:
         ValueError: the command is not a ``gin_core.training`` digits command.
     """
-    from ..training import _parser
-
     words = [w for w in shlex.split(command) if "=" not in w or w.startswith("-")]  # drop VAR=value prefixes
     # gin_core < 0.2 named the module gin_core.train (the shipped weights' provenance records that name)
     modules = [i for i, w in enumerate(words) if w in ("gin_core.training", "gin_core.train")]
     if not modules:
         raise ValueError(f"not a `python -m gin_core.training` command: {command!r}")
     start = modules[0] + 1
-    args = _parser().parse_args(words[start:])
+    args = build_parser().parse_args(words[start:])
     if args.experiment != "digits":
         raise ValueError(f"the command trains {args.experiment!r}, not the digits model: {command!r}")
     return args

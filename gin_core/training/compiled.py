@@ -1,18 +1,19 @@
-"""A fast training step: the forward pass and the loss compiled with ``torch.compile``, eager as fallback.
+"""The compiled training step: the forward pass and the loss compiled with ``torch.compile``, eager as fallback.
 
 The 10-d network of Table 2 does about 27 MFLOP a step, which a CPU core does in well under a
 millisecond; in eager PyTorch most of its step is per-operator overhead (``bench/README.md``).
 Compiling the forward pass and the loss into one graph (TorchInductor generates fused C++ on
 CPU and Triton on CUDA, and AOTAutograd the matching backward) removes most of it.
 
-* :class:`FastStep` takes the same step as :func:`gin_core.training.train_step`: the same noise
-  from the same generator, the same loss (batch statistics or learned, GIN or GLOW-style), the
-  same Adam step; only the forward and the loss run compiled. Loss and parameters agree with
-  eager execution to float32 rounding (tests: 1e-5 after 10 steps).
+* :class:`CompiledStep` implements the step contract of :mod:`gin_core.training.steps`: the same
+  noise from the same generator, the same loss (:func:`gin_core.loss.nll_terms`, batch statistics
+  or learned, GIN or GLOW-style), the same Adam step as :class:`~gin_core.training.steps.EagerStep`;
+  only the forward and the loss run compiled. Loss and parameters agree with eager execution to
+  float32 rounding (tests: 1e-5 after 10 steps).
 * The compiled function takes the parameters as inputs (``torch.func.functional_call``), so it is
   compiled **once per process** for a network architecture and batch shape and reused by every
   later run, whatever its seed: a sweep pays for compilation once.
-* :func:`choose` decides whether the fast path pays for a run: compiling costs tens of seconds
+* :func:`choose` decides whether compiling pays for a run: compiling costs tens of seconds
   (less when inductor's on-disk cache is warm), so a short run stays eager. Its rule and the
   measurements behind it are in :data:`AUTO_RULE`.
 * Where compilation is unavailable (no C compiler on CPU, an unsupported platform, or a failure
@@ -39,11 +40,15 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
-from .distributions import HALF_LOG_2PI, class_statistics
-from .flows import InvertibleSequential
+from ..checkpoints import CheckpointError
+from ..flows import InvertibleSequential
+from ..loss import nll_terms
+from ..model import GIN
+from .steps import EagerStep, Step
 
-__all__ = ["FastStep", "AUTO_RULE", "MODES", "compile_available", "choose", "clear_cache"]
+__all__ = ["CompiledStep", "AUTO_RULE", "MODES", "compile_available", "choose", "make_step", "clear_cache"]
 
 # What "auto" does on CPU. Measured by bench/bench_step.py (bench/results/speed.json): on the
 # project's 2-core CPU compiling the 10-d step took about 18-45 s with a cold inductor cache and
@@ -63,7 +68,7 @@ AUTO_RULE = {
     "channels_last": (),  # measured slower than eager on CPU (above); e.g. ("emnist_gin",) to opt in
 }
 
-# False keeps every step eager (compile_available says so). Set it as gin_core.fast.ALLOW_COMPILE (an
+# False keeps every step eager (compile_available says so). Set it as gin_core.training.compiled.ALLOW_COMPILE (an
 # imported copy would not change). The core reads no environment: the book's settings set this from
 # GIN_NO_COMPILE (gin_core.book.settings.run_config).
 ALLOW_COMPILE = True
@@ -86,7 +91,7 @@ def compile_available(device: torch.device | str = "cpu") -> tuple[bool, str]:
     if sys.platform == "win32":
         return False, "torch.compile's inductor backend is not supported on Windows here"
     if not ALLOW_COMPILE:
-        return False, "compilation is switched off (gin_core.fast.ALLOW_COMPILE is False; the book: GIN_NO_COMPILE)"
+        return False, "compilation is switched off (gin_core.training.compiled.ALLOW_COMPILE is False; the book: GIN_NO_COMPILE)"
     if device.type == "cpu" and not any(shutil.which(c) for c in ("g++", "c++", "clang++")):
         return False, "no C++ compiler (g++, c++ or clang++) on the PATH: inductor cannot build CPU kernels"
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -178,68 +183,47 @@ def clear_cache() -> None:
     torch._dynamo.reset()
 
 
-def _loss(template, n_classes, learned, volume_preserving, amp, params, buffers, prior, x, u):
-    """Forward pass and loss of one batch, as GaussianMixtureNLL computes it; returns (loss, samples used)."""
-    from torch.func import functional_call
-
+def _loss(template, n_conditions, volume_preserving, amp, params, buffers, base, x, u):
+    """The flow (on the given parameters) and :func:`gin_core.loss.nll_terms`: what gets compiled."""
     if amp:
         with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
             w, log_det = functional_call(template, (params, buffers), (x,), {"check_finite": False})
         w, log_det = w.float(), log_det.float()
     else:
         w, log_det = functional_call(template, (params, buffers), (x,), {"check_finite": False})
-    w = w.flatten(1)
-    d = w.shape[1]
-    if learned:
-        means, log_stds = prior
-        mu, log_sigma = means.index_select(0, u), log_stds.index_select(0, u)
-        nll = (0.5 * ((w - mu) * torch.exp(-log_sigma)) ** 2 + log_sigma + HALF_LOG_2PI).sum(1)
-        loss = nll.mean() / d
-        n_used = torch.full((), w.shape[0], dtype=torch.long, device=w.device)
-        if not volume_preserving:
-            loss = loss - log_det.mean() / d
-        return loss, n_used
-    _, variances, counts = class_statistics(w, u, n_classes)
-    kept = counts >= 2
-    weights = torch.where(kept, counts, torch.zeros_like(counts))
-    n_used = weights.sum()
-    log_var = torch.where(kept.unsqueeze(1), variances, torch.ones_like(variances)).log()
-    denominator = n_used.clamp(min=1)  # n_used == 0 raises after the call, as in eager
-    loss = (weights @ log_var.sum(dim=1)) * (0.5 / d) / denominator + (0.5 + HALF_LOG_2PI)
-    if not volume_preserving:
-        loss = loss - (log_det * kept.index_select(0, u)).sum() / denominator / d
-    return loss, n_used.long()
+    means, log_stds = base if base else (None, None)
+    return nll_terms(w.flatten(1), u, n_conditions, None if volume_preserving else log_det, means, log_stds)
 
 
-class FastStep:
-    """One training step with the forward pass and the loss compiled; a drop-in for ``train_step``.
+class CompiledStep(Step):
+    """The training step with the forward pass and the loss compiled (the step contract of :class:`Step`).
 
-    With ``compile=True`` the network's parameters are gathered into **one flat tensor** that the
-    modules' parameters view (so ``net`` and its ``state_dict`` stay current): the compiled graph
+    With ``compile=True`` the flow's parameters are gathered into **one flat tensor** that the
+    modules' parameters view (so the flow and its ``state_dict`` stay current): the compiled graph
     then has one parameter input instead of ~100 (cheaper guards), backward accumulates one
     gradient, and Adam updates one tensor. Adam is elementwise, so this is the same update.
-    Build the run's optimiser over :meth:`parameters` (:attr:`optimizer` is set by the
-    constructor from ``lr``).
 
     Arguments:
-        net: an :class:`~gin_core.flows.InvertibleSequential` (the package's networks).
-        criterion: the run's :class:`~gin_core.loss.GaussianMixtureNLL`.
-        lr: learning rate of the step's Adam (:func:`gin_core.training.make_optimizer`).
+        model: a :class:`~gin_core.model.GIN` whose flow is an
+            :class:`~gin_core.flows.InvertibleSequential` (the package's networks).
+        lr: learning rate of the step's Adam.
         amp: bfloat16 autocast (CUDA, the EMNIST network); the loss stays float32.
         compile: compile the forward pass and the loss, on flat parameters (``False``: the same
-            function eagerly on the module's own parameters, channels-last for image networks).
+            function eagerly on the module's own parameters, channels-last for image networks:
+            mode ``"channels_last"``).
 
-    Calling it as ``step(x, u, noise, generator)`` does what ``train_step`` does and returns the
-    loss as a Python float. If compiling fails, it warns once and runs the same function eagerly.
+    If compiling fails, it warns once and runs the same function eagerly.
     """
 
-    def __init__(self, net: nn.Module, criterion, lr: float, amp: bool = False, compile: bool = True):
-        from .training import make_optimizer
-
-        if not isinstance(net, InvertibleSequential):
-            raise TypeError(f"the fast step needs an InvertibleSequential network, got {type(net).__name__}")
-        self.net, self.criterion, self.amp, self.compile = net, criterion, bool(amp), bool(compile)
-        self.volume_preserving = bool(getattr(net, "volume_preserving", False))
+    def __init__(self, model: GIN, lr: float, amp: bool = False, compile: bool = True):
+        if not isinstance(getattr(model, "flow", None), InvertibleSequential):
+            raise TypeError(
+                f"the compiled step needs a GIN whose flow is an InvertibleSequential, got {type(model).__name__}"
+            )
+        net = model.flow
+        self.net, self.amp, self.compile = net, bool(amp), bool(compile)
+        self.mode = "compiled" if self.compile else "channels_last"
+        self.volume_preserving = model.volume_preserving
         self.images = len(getattr(net, "input_shape", ())) == 3
         self.names = [name for name, _ in net.named_parameters()]
         # Per-step bookkeeping done once (walking the module tree and repr(net) cost about 0.7 ms a step
@@ -250,99 +234,120 @@ class FastStep:
         ]
         self._structure = repr(net)
         self._keys: dict[tuple, tuple] = {}
-        self.flat = None
-        if self.compile:
-            self.flat = _flatten(net)
-        elif self.images:  # channels-last tensors (same values, other strides)
+        self.flat = _flatten(net) if self.compile else None
+        if not self.compile and self.images:  # channels-last tensors (same values, other strides)
             net.to(memory_format=torch.channels_last)
-        self.compile_seconds = 0.0
         self.eager = False  # set when compilation failed and the same function runs uncompiled
-        self.optimizer = make_optimizer(self.parameters(), lr)
+        super().__init__(model, lr)
 
     def parameters(self) -> list[torch.Tensor]:
-        """What the optimiser updates: the flat parameter (compiled) or the network's, and the criterion's."""
+        """What the optimiser updates: the flat parameter (compiled) or the flow's, and the base's if learned."""
         own = [self.flat] if self.flat is not None else list(self.net.parameters())
-        return own + list(self.criterion.parameters())
+        return own + list(self.model.base.parameters())
 
     def _function(self, x: torch.Tensor):
         where = (tuple(x.shape), x.dtype, x.device)
         key = self._keys.get(where)
         if key is None:
-            key = _key(self.net, x.shape, x.dtype, x.device, self.criterion.n_classes, self.criterion.learned, self.amp)
+            key = _key(self.net, x.shape, x.dtype, x.device, self.model.n_conditions, self.model.learned, self.amp)
             if key[0] != self._structure:
                 raise RuntimeError(
-                    "the network's structure changed after its fast step was built; build a new FastStep"
+                    "the network's structure changed after its compiled step was built; build a new CompiledStep"
                 )
             key = self._keys[where] = key if self.compile else (*key, "eager")
         if key not in _COMPILED:
             template = copy.deepcopy(self.net)
             for p in template.parameters():
                 p.requires_grad_(False)
-            settings = (self.criterion.n_classes, self.criterion.learned, self.volume_preserving, self.amp)
+            settings = (self.model.n_conditions, self.volume_preserving, self.amp)
             if self.compile:
                 shapes = [p.shape for p in self.net.parameters()]
                 sizes = [p.numel() for p in self.net.parameters()]
                 names = list(self.names)
 
-                def loss(flat, buffers, prior, x, u):
+                def loss(flat, buffers, base, x, u):
                     params = {n: t.view(s) for n, t, s in zip(names, torch.split(flat, sizes), shapes)}
-                    return _loss(template, *settings, params, buffers, prior, x, u)
+                    return _loss(template, *settings, params, buffers, base, x, u)
 
                 # on CUDA, "reduce-overhead" replays the step as a CUDA graph: the 10-d network is launch-bound
                 mode = "reduce-overhead" if x.device.type == "cuda" else None
                 _COMPILED[key] = (torch.compile(loss, fullgraph=True, dynamic=False, mode=mode), loss, False)
             else:
 
-                def loss(params, buffers, prior, x, u):
-                    return _loss(template, *settings, params, buffers, prior, x, u)
+                def loss(params, buffers, base, x, u):
+                    return _loss(template, *settings, params, buffers, base, x, u)
 
                 _COMPILED[key] = (loss, loss, True)
         return key
 
     def __call__(self, x: torch.Tensor, u: torch.Tensor, noise: float = 0.01, generator=None) -> float:
         if not self.compile or x.device.type != "cpu":  # CUDA's deterministic mode would need cuBLAS settings
-            return self._step(x, u, noise, generator)
+            return super().__call__(x, u, noise, generator)
         with _deterministic():
-            return self._step(x, u, noise, generator)
+            return super().__call__(x, u, noise, generator)
 
-    def _step(self, x: torch.Tensor, u: torch.Tensor, noise: float, generator) -> float:
-        if noise > 0:  # the same draws as train_step
-            x = x + noise * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    def loss_terms(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x.dim() == 4 and not self.compile:
             x = x.contiguous(memory_format=torch.channels_last)
         key = self._function(x)
         function, plain, ready = _COMPILED[key]
         weights = self.flat if self.flat is not None else dict(self.net.named_parameters())
         buffers = {name: slots[attr] for name, slots, attr in self._buffer_slots}  # current even after .to()
-        prior = (self.criterion.prior.means, self.criterion.prior.log_stds) if self.criterion.learned else ()
+        base = (self.model.base.means, self.model.base.log_stds) if self.model.learned else ()
         if self.eager:
             function = plain
         start = time.perf_counter()
         try:
-            loss, n_used = function(weights, buffers, prior, x, u)
+            terms = function(weights, buffers, base, x, u)
         except Exception as error:  # noqa: BLE001 - reported, then the same function runs uncompiled
             if ready or self.eager:
                 raise
             _warn_once(f"compiling the training step failed ({type(error).__name__}: {error}); training runs eagerly")
             self.eager = True
             _COMPILED.pop(key, None)
-            loss, n_used = plain(weights, buffers, prior, x, u)
+            terms = plain(weights, buffers, base, x, u)
         if not ready and not self.eager:
             self.compile_seconds = time.perf_counter() - start
             _COMPILED[key] = (function, plain, True)
             _write_marker(key, self.compile_seconds)
-        used = int(n_used)
-        if used == 0:
-            raise ValueError(
-                "no class has two or more samples in this batch, so no class variance can be estimated; "
-                "use a larger batch or learned statistics"
-            )
-        if used < x.shape[0]:
-            self.criterion.n_excluded += x.shape[0] - used
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss.item()
+        return terms
+
+
+def make_step(fast, model: GIN, x_shape, dtype, device, lr: float, planned_steps: int, saved_mode: str | None) -> Step:
+    """The step a run takes: :func:`choose` its mode, and build it.
+
+    A resumed run keeps the mode its checkpoint was written with unless ``fast`` is ``True`` or
+    ``False``; the compiled step keeps its parameters in one flat tensor, so its checkpoints can
+    only be resumed by the compiled step (which runs uncompiled where compiling is unavailable).
+
+    Arguments:
+        fast: ``True``, ``False`` or ``"auto"`` (see :func:`choose`).
+        model: the model to train.
+        x_shape, dtype, device: the batches' shape, dtype and device.
+        lr: the learning rate.
+        planned_steps: steps the run still has to take.
+        saved_mode: the mode of the checkpoint being resumed, or ``None``.
+
+    Returns:
+        An :class:`~gin_core.training.steps.EagerStep` or a :class:`CompiledStep`.
+    """
+    if saved_mode is not None and fast == "auto":
+        mode = saved_mode
+    else:
+        mode = choose(fast, model.flow, x_shape, dtype, device, model.n_conditions, model.learned, planned_steps)
+    if saved_mode is not None and (saved_mode == "compiled") != (mode == "compiled"):
+        raise CheckpointError(
+            f"the checkpoint was written by the {saved_mode} training step and would be resumed by the {mode} "
+            f"step; their optimiser states have different layouts. Resume with fast='auto' (or "
+            f"fast={saved_mode == 'compiled'})"
+        )
+    if mode == "eager":
+        return EagerStep(model, lr)
+    step = CompiledStep(model, lr, compile=mode == "compiled")
+    if mode == "compiled" and not compile_available(device)[0]:
+        _warn_once(f"the compiled step is unavailable here ({compile_available(device)[1]}); it runs uncompiled")
+        step.eager = True
+    return step
 
 
 @contextlib.contextmanager

@@ -1,0 +1,5 @@
+"""``python -m gin_core.training``: see :mod:`gin_core.training.cli`."""
+
+from .cli import main
+
+main()
