@@ -1,13 +1,13 @@
-"""Tests of gin_core.fast: the compiled training step against eager execution, resume, the auto rule,
+"""Tests of gin_core.training.compiled: the compiled training step against eager execution, resume, the auto rule,
 and the eager fallback (compiling takes tens of seconds on CPU, so the compiled cases share one step)."""
 
 import pytest
 import torch
 
-import gin_core.fast as fast
-from gin_core import GaussianMixtureNLL, artificial_gin, load_checkpoint, make_artificial_data, train
-from gin_core.fast import AUTO_RULE, FastStep, choose, compile_available
-from gin_core.training import make_optimizer, train_step
+import gin_core.training.compiled as fast
+from gin_core import GIN, artificial_gin, class_conditional_nll, load_checkpoint, make_artificial_data, train
+from gin_core.training import CompiledStep, EagerStep, make_optimizer
+from gin_core.training.compiled import AUTO_RULE, choose, compile_available
 
 needs_compiler = pytest.mark.skipif(
     not compile_available("cpu")[0], reason=f"torch.compile unavailable: {compile_available('cpu')[1]}"
@@ -28,22 +28,14 @@ def data():
 
 def steps(data, mode, n=10, dtype=torch.float32, optimizer="adam", lr=1e-2):
     """n training steps of the 10-d network on one batch of 1000, eager or compiled."""
-    net = artificial_gin(seed=0).to(dtype)
-    criterion = GaussianMixtureNLL(5, 10)
+    model = GIN(artificial_gin(seed=0).to(dtype), 5)
     generator = torch.Generator().manual_seed(0)
     x, u = data.x[:1000].to(dtype), data.u[:1000]
-    step = FastStep(net, criterion, lr) if mode == "fast" else None
-    params = step.parameters() if step is not None else list(net.parameters())
-    opt = make_optimizer(params, lr) if optimizer == "adam" else torch.optim.SGD(params, lr)
-    if step is not None:
-        step.optimizer = opt
-    losses = []
-    for _ in range(n):
-        if step is None:
-            losses.append(train_step(net, criterion, opt, x, u, 0.01, generator, check_values=False))
-        else:
-            losses.append(step(x, u, 0.01, generator))
-    return losses, net
+    step = CompiledStep(model, lr) if mode == "fast" else EagerStep(model, lr)
+    params = step.parameters()
+    step.optimizer = make_optimizer(params, lr) if optimizer == "adam" else torch.optim.SGD(params, lr)
+    losses = [step(x, u, 0.01, generator) for _ in range(n)]
+    return losses, model.flow
 
 
 def largest_difference(a, b):
@@ -56,11 +48,10 @@ def test_one_compiled_step_equals_eager_in_float32(data):
     """Loss and gradients of one batch, float32: the compiled function against eager, after 5 eager steps."""
     _, net = steps(data, "eager", n=5)
     x, u = data.x[1000:], data.u[1000:]
-    criterion = GaussianMixtureNLL(5, 10)
     w, _ = net(x)
-    eager = criterion(w, u)
+    eager = class_conditional_nll(w, u, 5)
     eager_grads = torch.autograd.grad(eager, list(net.parameters()))
-    step = FastStep(net, criterion, 1e-2)
+    step = CompiledStep(GIN(net, 5), 1e-2)
     function, _, _ = fast._COMPILED[step._function(x)]
     compiled, n_used = function(step.flat, dict(net.named_buffers()), (), x, u)
     (flat_grad,) = torch.autograd.grad(compiled, [step.flat])
@@ -108,14 +99,12 @@ def test_adam_amplifies_rounding_in_eager_too(data):
 def test_fast_training_resumes_bit_identically(data, tmp_path):
     from unittest import mock
 
-    import gin_core.training
-
     def go(checkpoint, stop=None):
         net = artificial_gin(seed=0)
         kwargs = dict(n_classes=5, n_epochs=3, lr=1e-2, batch_size=1000, milestones=(2,), seed=0, progress=False)
         if stop is None:
             return net, train(net, data.x, data.u, checkpoint=checkpoint, fast=True, **kwargs)
-        real, calls = FastStep.__call__, []
+        real, calls = CompiledStep.__call__, []
 
         def call(self, *args, **kw):
             if len(calls) == stop:
@@ -123,12 +112,12 @@ def test_fast_training_resumes_bit_identically(data, tmp_path):
             calls.append(1)
             return real(self, *args, **kw)
 
-        with mock.patch.object(gin_core.fast.FastStep, "__call__", call), pytest.raises(KeyboardInterrupt):
+        with mock.patch.object(CompiledStep, "__call__", call), pytest.raises(KeyboardInterrupt):
             train(net, data.x, data.u, checkpoint=checkpoint, fast=True, **kwargs)
 
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # with two threads inductor's sums were atomic (run-to-run noise) until
-    try:  # the compiled step ran in deterministic mode (gin_core.fast._deterministic)
+    try:  # the compiled step ran in deterministic mode (gin_core.training.compiled._deterministic)
         reference_net, reference = go(tmp_path / "full.pt")
         assert reference.fast == load_checkpoint(tmp_path / "full.pt")["fast"] == "compiled"
         assert not torch.are_deterministic_algorithms_enabled()  # the step restores the global setting
@@ -172,7 +161,6 @@ def test_channels_last_digits_step_resumes_bit_identically_and_matches_eager(tmp
     """The image network's channels-last path on CPU (no compilation): resume and agreement with eager."""
     from unittest import mock
 
-    import gin_core.training
     from gin_core import emnist_gin
 
     g = torch.Generator().manual_seed(0)
@@ -183,7 +171,7 @@ def test_channels_last_digits_step_resumes_bit_identically_and_matches_eager(tmp
         kwargs = dict(n_classes=10, n_epochs=2, lr=1e-3, batch_size=20, seed=0, progress=False, fast=fast)
         if stop is None:
             return net, train(net, x, u, checkpoint=checkpoint, **kwargs)
-        real, calls = FastStep.__call__, []
+        real, calls = CompiledStep.__call__, []
 
         def call(self, *args, **kw):
             if len(calls) == stop:
@@ -191,7 +179,7 @@ def test_channels_last_digits_step_resumes_bit_identically_and_matches_eager(tmp
             calls.append(1)
             return real(self, *args, **kw)
 
-        with mock.patch.object(gin_core.fast.FastStep, "__call__", call), pytest.raises(KeyboardInterrupt):
+        with mock.patch.object(CompiledStep, "__call__", call), pytest.raises(KeyboardInterrupt):
             train(net, x, u, checkpoint=checkpoint, **kwargs)
 
     monkeypatch.setitem(AUTO_RULE, "channels_last", ("emnist_gin",))  # opt in: "auto" then takes it
@@ -212,7 +200,7 @@ def test_eager_fallback_with_a_clear_message(data, monkeypatch):
     monkeypatch.setattr(fast, "_WARNED", set())
     assert compile_available("cpu") == (
         False,
-        "compilation is switched off (gin_core.fast.ALLOW_COMPILE is False; the book: GIN_NO_COMPILE)",
+        "compilation is switched off (gin_core.training.compiled.ALLOW_COMPILE is False; the book: GIN_NO_COMPILE)",
     )
     with pytest.warns(RuntimeWarning, match="fast training step is unavailable .compilation is switched off"):
         history = train(artificial_gin(seed=0), data.x, data.u, 5, 1, 1e-2, 1000, fast=True, progress=False)
@@ -229,24 +217,15 @@ def test_a_failing_compilation_falls_back_to_eager(data, monkeypatch):
     monkeypatch.setattr(torch, "compile", broken_compile)
     monkeypatch.setattr(fast, "_COMPILED", {})
     monkeypatch.setattr(fast, "_WARNED", set())
-    net = artificial_gin(seed=0).double()
-    criterion = GaussianMixtureNLL(5, 10)
-    step = FastStep(net, criterion, 1e-2)
-    reference_net = artificial_gin(seed=0).double()
-    reference_opt = make_optimizer(reference_net.parameters(), 1e-2)
+    step = CompiledStep(GIN(artificial_gin(seed=0).double(), 5), 1e-2)
+    reference = EagerStep(GIN(artificial_gin(seed=0).double(), 5), 1e-2)
     g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
     x, u = data.x[:1000].double(), data.u[:1000]  # float64: Adam would amplify float32 rounding
     with pytest.warns(RuntimeWarning, match="compiling the training step failed .RuntimeError: inductor failed"):
         value = step(x, u, 0.01, g1)
     # the same function, uncompiled, on the flat parameters: the eager step to rounding
-    assert (
-        step.eager
-        and abs(value - train_step(reference_net, GaussianMixtureNLL(5, 10), reference_opt, x, u, 0.01, g2)) < 1e-10
-    )
-    assert (
-        abs(step(x, u, 0.01, g1) - train_step(reference_net, GaussianMixtureNLL(5, 10), reference_opt, x, u, 0.01, g2))
-        < 1e-5
-    )
+    assert step.eager and abs(value - reference(x, u, 0.01, g2)) < 1e-10
+    assert abs(step(x, u, 0.01, g1) - reference(x, u, 0.01, g2)) < 1e-5
 
 
 @needs_compiler
@@ -259,21 +238,14 @@ def test_glow_and_learned_statistics_compile_to_the_eager_step(data, volume_pres
     u[0] = 4  # one sample of class 4: left out of the loss (and its log-det) and counted
     results = []
     for mode in ("eager", "fast"):
-        net = artificial_gin(volume_preserving=volume_preserving, seed=0).double()
-        criterion = GaussianMixtureNLL(5, 10, learned=learned).double()
-        opt = make_optimizer(list(net.parameters()) + list(criterion.parameters()), 1e-2)
+        model = GIN(artificial_gin(volume_preserving=volume_preserving, seed=0), 5, learned=learned).double()
         generator = torch.Generator().manual_seed(0)
-        step = FastStep(net, criterion, 1e-2) if mode == "fast" else None
-        losses = [
-            step(x, u, 0.01, generator)
-            if step
-            else train_step(net, criterion, opt, x, u, 0.01, generator, check_values=False)
-            for _ in range(10)
-        ]
-        results.append((losses, net, criterion))
-    (eager_losses, eager_net, eager_criterion), (fast_losses, fast_net, fast_criterion) = results
+        step = CompiledStep(model, 1e-2) if mode == "fast" else EagerStep(model, 1e-2)
+        losses = [step(x, u, 0.01, generator) for _ in range(10)]
+        results.append((losses, model, step))
+    (eager_losses, eager_model, eager_step), (fast_losses, fast_model, fast_step) = results
     assert max(abs(a - b) for a, b in zip(eager_losses, fast_losses)) < 1e-8
-    assert largest_difference(eager_net, fast_net) < 1e-8
-    assert eager_criterion.n_excluded == fast_criterion.n_excluded == (0 if learned else 10)
+    assert largest_difference(eager_model.flow, fast_model.flow) < 1e-8
+    assert eager_step.n_excluded == fast_step.n_excluded == (0 if learned else 10)
     if learned:
-        assert torch.allclose(eager_criterion.prior.means, fast_criterion.prior.means, atol=1e-8)
+        assert torch.allclose(eager_model.base.means, fast_model.base.means, atol=1e-8)
