@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from gin_core import ClassConditionalGaussian, emnist_gin, heldout_nll
+from gin_core import GIN, emnist_gin, heldout_nll
 from gin_core.book.conditions import (
     class_mixture_weights,
     crossbar,
@@ -110,14 +110,13 @@ def test_match_variables_finds_a_permuted_copy():
     assert new_only == [3, 5, 6]  # column 3 (old 6th), column 5 (old 5th) and the noise are not among the first 4
 
 
-def test_sample_conditions_decodes_the_prior():
+def test_sample_conditions_decodes_the_base():
     net = emnist_gin(seed=0).eval()
-    prior = ClassConditionalGaussian(10, 784).double()
+    model = GIN(net, 10)
     x = torch.rand(100, 1, 28, 28, generator=torch.Generator().manual_seed(1))
-    w, _ = net(x)
-    prior.fit(w.detach().double().flatten(1), torch.arange(100) % 10)
-    images = sample_conditions(net, prior, torch.full((7,), 7), temperature=0.0)
-    mean_image = net.inverse(prior.means[7:8].float()).double()
+    model.fit_base(x, torch.arange(100) % 10)
+    images = sample_conditions(model, torch.full((7,), 7), temperature=0.0)
+    mean_image = net.inverse(model.base.means[7:8].float()).double()
     assert images.shape == (7, 1, 28, 28) and torch.allclose(images[0], mean_image[0], atol=1e-5)
-    again = sample_conditions(net, prior, torch.full((3,), 7), temperature=1.0, seed=4)
-    assert torch.equal(again, sample_conditions(net, prior, torch.full((3,), 7), temperature=1.0, seed=4))
+    again = sample_conditions(model, torch.full((3,), 7), temperature=1.0, seed=4)
+    assert torch.equal(again, sample_conditions(model, torch.full((3,), 7), temperature=1.0, seed=4))

@@ -36,7 +36,7 @@ from gin_core.book.experiments import (
     success,
     validation_nll,
 )
-from gin_core.loss import GaussianMixtureNLL
+from gin_core.loss import class_conditional_nll
 from gin_core.metrics import count_informative
 from gin_core.networks import artificial_gin
 
@@ -65,7 +65,7 @@ def test_validation_nll_equals_loss_on_training_data():
             net = artificial_gin(volume_preserving=vp, seed=2, zero_init_last=False, clamp=0.5).double()
             with torch.no_grad():
                 w, log_det = net(train.x)
-                expected = GaussianMixtureNLL(3, 10)(w, train.u, None if vp else log_det).item()
+                expected = class_conditional_nll(w, train.u, 3, None if vp else log_det).item()
             assert math.isclose(validation_nll(net, train, train), expected, rel_tol=1e-9, abs_tol=1e-9)
     finally:
         torch.set_default_dtype(torch.float32)

@@ -7,7 +7,7 @@ import shlex
 import pytest
 import torch
 
-import gin_core.training
+import gin_core.training.cli
 from gin_core import (
     CheckpointError,
     artificial_gin,
@@ -18,7 +18,7 @@ from gin_core import (
     train,
 )
 from gin_core.checkpoints import load_state, save_checkpoint, save_json
-from gin_core.training import _parser
+from gin_core.training.cli import build_parser
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_corrupt_and_foreign_files_give_clear_errors(data, tmp_path):
         load_checkpoint(tmp_path / "list.pt")
     state = load_checkpoint(path)
     save_checkpoint(tmp_path / "future.pt", {**state, "version": 99})
-    with pytest.raises(CheckpointError, match="version 99; this gin_core reads version 2"):
+    with pytest.raises(CheckpointError, match="version 99; this gin_core reads versions 2, 3"):
         load_checkpoint(tmp_path / "future.pt")
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "missing.pt")
@@ -120,10 +120,10 @@ def test_checkpoint_records_commits_and_writes_atomically(data, tmp_path):
 def test_the_training_docstring_commands_parse():
     """Every `python -m gin_core.training ...` line in the module's docstring is accepted by its parser."""
     commands = [
-        line.strip() for line in inspect.getdoc(gin_core.training).splitlines() if "-m gin_core.training" in line
+        line.strip() for line in inspect.getdoc(gin_core.training.cli).splitlines() if "-m gin_core.training" in line
     ]
     assert len(commands) == 2
     for command in commands:
         words = shlex.split(command)
-        args = _parser().parse_args(words[words.index("gin_core.training") + 1 :])
+        args = build_parser().parse_args(words[words.index("gin_core.training") + 1 :])
         assert args.experiment in ("artificial", "digits") and args.epochs > 0

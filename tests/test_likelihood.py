@@ -23,6 +23,7 @@ class AffineFlow(nn.Module):
         super().__init__()
         self.a = nn.Parameter(torch.as_tensor(a, dtype=torch.float64))
         self.b = nn.Parameter(torch.as_tensor(b, dtype=torch.float64))
+        self.latent_shape = tuple(self.a.shape)
 
     def forward(self, x):
         return self.a * x + self.b, torch.log(self.a.abs()).sum().expand(x.shape[0])

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from gin_core.loss import class_conditional_nll, nll_terms
 from gin_core._checks import check_labels
 from gin_core.distributions import class_statistics
+from gin_core.loss import class_conditional_nll, nll_terms
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 

@@ -128,7 +128,7 @@ def test_model_nll_and_population_change():
 
 def test_batch_nll_is_the_training_loss(paper):
     z = paper.z.double()
-    assert predictions.batch_nll(z, paper.u, 5) == pytest.approx(gin_core.GaussianMixtureNLL(5, 10)(z, paper.u).item())
+    assert predictions.batch_nll(z, paper.u, 5) == pytest.approx(gin_core.class_conditional_nll(z, paper.u, 5).item())
 
 
 # --- epoch 0 ---------------------------------------------------------------------------------

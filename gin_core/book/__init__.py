@@ -6,6 +6,7 @@
 * :mod:`gin_core.book.atlas`: PCA spectra, knee tables, variable sweeps and samples of the digits model;
 * :mod:`gin_core.book.trained`: the digits network the chapters analyse (the reader's or the shipped one);
 * :mod:`gin_core.book.theory`: the small computations of the theory chapter;
+* :mod:`gin_core.book.show`: figures and key numbers shown in a live chapter and glued for the book;
 * :mod:`gin_core.book.plots`: every figure.
 
 These may import Matplotlib, scikit-learn and SymPy (when a function needs them); the core

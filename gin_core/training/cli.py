@@ -1,4 +1,4 @@
-"""The command line: ``python -m gin_core.training artificial|digits ...`` (or ``gin-train``).
+"""The command line of :mod:`gin_core.training` (also installed as ``gin-train``).
 
 Train GIN headless on a server::
 

@@ -139,7 +139,7 @@ MODES = ("eager", "compiled", "channels_last")
 def choose(fast, net: nn.Module, x_shape, dtype, device, n_classes: int, learned: bool, planned_steps: int) -> str:
     """Which step a run takes: ``"eager"``, ``"compiled"`` or ``"channels_last"``.
 
-    ``"compiled"`` is :class:`FastStep` with compilation; ``"channels_last"`` is :class:`FastStep`
+    ``"compiled"`` is :class:`CompiledStep` with compilation; ``"channels_last"`` is :class:`CompiledStep`
     without it, for image networks: the same eager operations on channels-last tensors, at no
     compilation cost (taken by "auto" only for the architectures :data:`AUTO_RULE` lists).
 
