@@ -175,7 +175,7 @@ def _abs_correlation(z: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def mcc(z_true, w, return_matching: bool = False):
-    """Mean correlation coefficient: mean |Pearson r| after the optimal one-to-one matching.
+    """Mean correlation coefficient: mean absolute Pearson r after the optimal one-to-one matching.
 
     Each column of ``z_true`` is matched to a distinct column of ``w`` (Hungarian algorithm on
     the absolute correlation matrix), so a permuted, rescaled and shifted copy scores 1.

@@ -116,7 +116,7 @@ def coupling_flow(
             starts as a permutation; ``False`` gives a random non-linear map (used for mixing).
         seed: seeds the permutations and the weights. Building never touches the global
             random state.
-        clamp, clamp_kind: soft clamp of the log-scales (see :class:`~gin_core.flows.AffineCoupling`).
+        clamp, clamp_kind: soft clamp of the log-scales (see :class:`~gin_core.couplings.AffineCoupling`).
 
     Returns:
         An :class:`~gin_core.flows.InvertibleSequential`; ``w, log_det = net(x)``, ``x = net.inverse(w)``.

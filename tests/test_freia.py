@@ -4,7 +4,7 @@ Conventions, checked below:
 
 * **Which half moves first.** FrEIA's ``GINCouplingBlock`` / ``GLOWCouplingBlock`` first
   transform the *first* half ``x1`` with ``subnet2(x2)``, then ``x2`` with ``subnet1(y1)``.
-  gin_core's :class:`~gin_core.flows.AffineCoupling` first transforms the *second* half
+  gin_core's :class:`~gin_core.couplings.AffineCoupling` first transforms the *second* half
   ``x2`` with ``subnet1(x1)``, then ``x1`` with ``subnet2(y2)``. With equal halves the two
   agree up to swapping the halves: ``freia(x) = swap(ours(swap(x)))`` when
   ``ours.subnet1 = freia.subnet2`` and ``ours.subnet2 = freia.subnet1``.
