@@ -30,7 +30,7 @@ import torch
 
 from gin_core import GIN, artificial_gin, emnist_gin, inversion_error
 from gin_core.training import CompiledStep, EagerStep
-from gin_core.training.compiled import clear_cache
+from gin_core.training.auto import clear_cache
 
 
 def _sync(device: torch.device) -> None:

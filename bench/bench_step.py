@@ -262,7 +262,7 @@ def interleaved_sweep(runs: int, n_epochs: int, milestones: tuple[int, ...]) -> 
     compilation once (in its first run), as a fresh process would. A sweep's time is the sum of
     its runs' wall times.
     """
-    from gin_core.training import compiled as fast_module
+    from gin_core.training import auto as fast_module
 
     fast_module.clear_cache()
     out = {"eager": [], "fast": []}
@@ -360,7 +360,7 @@ def main(argv=None):
 
 def whole_runs(args) -> dict:
     """Experiment 1 at the book's cpu schedule (30 epochs, learning rate divided by 10 at epoch 10), eager and fast."""
-    from gin_core.training import compiled as fast_module
+    from gin_core.training import auto as fast_module
 
     out = {}
     schedule = {"n_epochs": 30, "milestones": (10,)}

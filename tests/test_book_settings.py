@@ -298,7 +298,7 @@ def test_cell_timeout_rejects_bad_values(clean_env, value, message):
 
 
 def test_no_compile_switches_the_fast_path_off(clean_env):
-    from gin_core.training import compiled as fast
+    from gin_core.training import auto as fast
 
     clean_env.setattr(fast, "ALLOW_COMPILE", True)  # restored after the test
     clean_env.setenv("GIN_NO_COMPILE", "1")

@@ -4,10 +4,10 @@ and the eager fallback (compiling takes tens of seconds on CPU, so the compiled 
 import pytest
 import torch
 
-import gin_core.training.compiled as fast
+import gin_core.training.auto as fast
 from gin_core import GIN, artificial_gin, class_conditional_nll, load_checkpoint, make_artificial_data, train
 from gin_core.training import CompiledStep, EagerStep, make_optimizer
-from gin_core.training.compiled import AUTO_RULE, choose, compile_available
+from gin_core.training.auto import AUTO_RULE, choose, compile_available
 
 needs_compiler = pytest.mark.skipif(
     not compile_available("cpu")[0], reason=f"torch.compile unavailable: {compile_available('cpu')[1]}"
@@ -200,7 +200,7 @@ def test_eager_fallback_with_a_clear_message(data, monkeypatch):
     monkeypatch.setattr(fast, "_WARNED", set())
     assert compile_available("cpu") == (
         False,
-        "compilation is switched off (gin_core.training.compiled.ALLOW_COMPILE is False; the book: GIN_NO_COMPILE)",
+        "compilation is switched off (gin_core.training.auto.ALLOW_COMPILE is False; the book: GIN_NO_COMPILE)",
     )
     with pytest.warns(RuntimeWarning, match="fast training step is unavailable .compilation is switched off"):
         history = train(artificial_gin(seed=0), data.x, data.u, 5, 1, 1e-2, 1000, fast=True, progress=False)

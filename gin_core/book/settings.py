@@ -15,7 +15,7 @@ variable               meaning                                                  
 ``GIN_CELL_TIMEOUT``   per-cell execution timeout of the book build (seconds)      600 smoke, 3600 cpu, 6 h paper
 ``GIN_CHROMIUM``       the browser the page check drives                           ``/usr/bin/chromium``
 ``GIN_NO_COMPILE``     ``1`` keeps every training step eager (sets                 unset: the fast path may compile
-                       ``gin_core.training.compiled.ALLOW_COMPILE``; read by :func:`run_config`)
+                       ``gin_core.training.auto.ALLOW_COMPILE``; read by :func:`run_config`)
 =====================  ==========================================================  ===============================
 
 The core package reads none of these: its functions take explicit arguments.
@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from ..digits import DATASETS, available_datasets, find_files
-from ..training import compiled, default_device
+from ..training import auto, default_device
 
 __all__ = [
     "SCALES",
@@ -102,7 +102,7 @@ def run_config(scale: str | None = None, dataset: str | None = None) -> RunConfi
     no_compile = _env("GIN_NO_COMPILE")
     if no_compile not in (None, "0", "1"):
         raise ValueError(f"GIN_NO_COMPILE must be 0 or 1 (or unset), got {no_compile!r}")
-    compiled.ALLOW_COMPILE = no_compile != "1"
+    auto.ALLOW_COMPILE = no_compile != "1"
     return RunConfig(scale=scale, device=device, dataset=dataset)
 
 

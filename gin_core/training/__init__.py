@@ -5,7 +5,8 @@ One direction of imports, module by module:
 * :mod:`~gin_core.training.optim`: the optimiser, the noise, the learning-rate schedule and the device;
 * :mod:`~gin_core.training.sampling`: the order of an epoch (shuffled, or balanced over strata);
 * :mod:`~gin_core.training.steps`: the step contract (:class:`Step`) and :class:`EagerStep`;
-* :mod:`~gin_core.training.compiled`: :class:`CompiledStep` (``torch.compile``) and the auto rule;
+* :mod:`~gin_core.training.auto`: the auto rule (compile or not) and the registry of compiled steps;
+* :mod:`~gin_core.training.compiled`: :class:`CompiledStep` (``torch.compile``) and :func:`make_step`;
 * :mod:`~gin_core.training.state`: :class:`TrainSettings` (the checkpoint schema), the run state, the history;
 * :mod:`~gin_core.training.loop`: :func:`train`;
 * :mod:`~gin_core.training.cli`: ``python -m gin_core.training`` (not imported here).

@@ -13,9 +13,8 @@ CPU and Triton on CUDA, and AOTAutograd the matching backward) removes most of i
 * The compiled function takes the parameters as inputs (``torch.func.functional_call``), so it is
   compiled **once per process** for a network architecture and batch shape and reused by every
   later run, whatever its seed: a sweep pays for compilation once.
-* :func:`choose` decides whether compiling pays for a run: compiling costs tens of seconds
-  (less when inductor's on-disk cache is warm), so a short run stays eager. Its rule and the
-  measurements behind it are in :data:`AUTO_RULE`.
+* :func:`gin_core.training.auto.choose` decides whether compiling pays for a run (the auto
+  rule, :data:`gin_core.training.auto.AUTO_RULE`); :func:`make_step` builds the step it chose.
 * Where compilation is unavailable (no C compiler on CPU, an unsupported platform, or a failure
   while compiling), the step falls back to eager with a warning that says why.
 
@@ -31,12 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
-import shutil
-import sys
 import time
-import warnings
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -46,141 +40,11 @@ from ..checkpoints import CheckpointError
 from ..flows import InvertibleSequential
 from ..loss import nll_terms
 from ..model import GIN
+from . import auto
+from .auto import choose, compile_available
 from .steps import EagerStep, Step
 
-__all__ = ["CompiledStep", "AUTO_RULE", "MODES", "compile_available", "choose", "make_step", "clear_cache"]
-
-# What "auto" does on CPU. Measured by bench/bench_step.py (bench/results/speed.json): on the
-# project's 2-core CPU compiling the 10-d step took about 18-45 s with a cold inductor cache and
-# a few seconds with a warm one, and saved about 3-6 ms a step. A 10-d run compiles only if its
-# planned steps would repay the compilation: at least `cold_steps` (cold cache) or `warm_steps`
-# (an earlier process on this machine compiled the same step). A step already compiled in this
-# process is always reused. Image networks whose architecture is listed under "channels_last"
-# would run channels-last (no compilation); none is listed, because on the project's CPU the
-# channels-last EMNIST step was measured slower than eager (bench/results/speed_first_run.json: 277
-# against 256 ms a step at 1 thread, 167 against 156 ms at 2, whole MNIST training 3.59 against 3.82
-# and 4.83 against 6.08 steps/s; speed.json: 226 against 215 and 140 against 135 ms). On a GPU,
-# "auto" stays eager until bench/bench_gpu.py has been run there.
-AUTO_RULE = {
-    "compiled": ("artificial_gin",),  # compiled where the planned steps repay the compilation
-    "cold_steps": 12_000,
-    "warm_steps": 3_000,
-    "channels_last": (),  # measured slower than eager on CPU (above); e.g. ("emnist_gin",) to opt in
-}
-
-# False keeps every step eager (compile_available says so). Set it as gin_core.training.compiled.ALLOW_COMPILE (an
-# imported copy would not change). The core reads no environment: the book's settings set this from
-# GIN_NO_COMPILE (gin_core.book.settings.run_config).
-ALLOW_COMPILE = True
-
-_COMPILED: dict[tuple, tuple] = {}  # key -> (compiled function, template network)
-_WARNED: set[str] = set()
-
-
-def _warn_once(message: str) -> None:
-    if message not in _WARNED:
-        _WARNED.add(message)
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
-
-
-def compile_available(device: torch.device | str = "cpu") -> tuple[bool, str]:
-    """Can ``torch.compile`` build a step here? Returns ``(available, reason if not)``."""
-    device = torch.device(device)
-    if not hasattr(torch, "compile"):
-        return False, f"torch {torch.__version__} has no torch.compile"
-    if sys.platform == "win32":
-        return False, "torch.compile's inductor backend is not supported on Windows here"
-    if not ALLOW_COMPILE:
-        return False, "compilation is switched off (gin_core.training.compiled.ALLOW_COMPILE is False; the book: GIN_NO_COMPILE)"
-    if device.type == "cpu" and not any(shutil.which(c) for c in ("g++", "c++", "clang++")):
-        return False, "no C++ compiler (g++, c++ or clang++) on the PATH: inductor cannot build CPU kernels"
-    if device.type == "cuda" and not torch.cuda.is_available():
-        return False, "CUDA is not available"
-    return True, ""
-
-
-def _architecture(net: nn.Module) -> dict:
-    config = dict(getattr(net, "config", None) or {"class": type(net).__name__})
-    config.pop("seed", None)  # the seed changes weights and permutations, which are inputs
-    return config
-
-
-def _key(net, x_shape, dtype, device, n_classes, learned, amp) -> tuple:
-    # repr(net) spells out every layer and its settings (not the seed, whose weights and
-    # permutations are inputs), so two networks share a compiled step only if their structure is equal
-    return (
-        repr(net),
-        tuple(x_shape),
-        str(dtype),
-        str(device),
-        n_classes,
-        learned,
-        amp,
-    )
-
-
-def _marker(key: tuple) -> Path:
-    """A file beside inductor's on-disk cache recording that this step was compiled (and how long it took)."""
-    from torch._inductor.runtime.cache_dir_utils import cache_dir
-
-    root = Path(cache_dir())  # inductor's own cache folder (TORCHINDUCTOR_CACHE_DIR, where set)
-    return root / "gin_core" / f"{_stable_hash(repr(key))}.json"
-
-
-def _stable_hash(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-MODES = ("eager", "compiled", "channels_last")
-
-
-def choose(fast, net: nn.Module, x_shape, dtype, device, n_classes: int, learned: bool, planned_steps: int) -> str:
-    """Which step a run takes: ``"eager"``, ``"compiled"`` or ``"channels_last"``.
-
-    ``"compiled"`` is :class:`CompiledStep` with compilation; ``"channels_last"`` is :class:`CompiledStep`
-    without it, for image networks: the same eager operations on channels-last tensors, at no
-    compilation cost (taken by "auto" only for the architectures :data:`AUTO_RULE` lists).
-
-    Arguments:
-        fast: ``True`` (compile unless unavailable), ``False`` (eager) or ``"auto"`` (the rule of
-            :data:`AUTO_RULE` for ``planned_steps``).
-        net, x_shape, dtype, device, n_classes, learned: what the step is built for; ``x_shape``
-            is the batch's shape.
-        planned_steps: the steps the run still has to take.
-
-    Returns:
-        One of :data:`MODES`.
-    """
-    if fast not in (True, False, "auto"):
-        raise ValueError(f"fast must be True, False or 'auto', got {fast!r}")
-    if fast is False or not isinstance(net, InvertibleSequential):
-        return "eager"
-    device = torch.device(device)
-    images = len(x_shape) == 4
-    available, reason = compile_available(device)
-    if fast is True:
-        if available:
-            return "compiled"
-        _warn_once(f"the fast training step is unavailable ({reason}); training runs eagerly")
-        return "channels_last" if images else "eager"
-    if available and _key(net, x_shape, dtype, device, n_classes, learned, False) in _COMPILED:
-        return "compiled"  # compiled earlier in this process: free to reuse
-    if device.type != "cpu":
-        return "eager"  # not measured on a GPU yet (bench/bench_gpu.py measures it)
-    if images:
-        return "channels_last" if _architecture(net).get("architecture") in AUTO_RULE["channels_last"] else "eager"
-    if not available or _architecture(net).get("architecture") not in AUTO_RULE["compiled"]:
-        return "eager"
-    warm = _marker(_key(net, x_shape, dtype, device, n_classes, learned, False)).is_file()
-    return "compiled" if planned_steps >= AUTO_RULE["warm_steps" if warm else "cold_steps"] else "eager"
-
-
-def clear_cache() -> None:
-    """Forget the steps compiled in this process (tests; the on-disk cache stays)."""
-    _COMPILED.clear()
-    torch._dynamo.reset()
+__all__ = ["CompiledStep", "make_step", "compile_available"]
 
 
 def _loss(template, n_conditions, volume_preserving, amp, params, buffers, base, x, u):
@@ -249,13 +113,13 @@ class CompiledStep(Step):
         where = (tuple(x.shape), x.dtype, x.device)
         key = self._keys.get(where)
         if key is None:
-            key = _key(self.net, x.shape, x.dtype, x.device, self.model.n_conditions, self.model.learned, self.amp)
+            key = auto._key(self.net, x.shape, x.dtype, x.device, self.model.n_conditions, self.model.learned, self.amp)
             if key[0] != self._structure:
                 raise RuntimeError(
                     "the network's structure changed after its compiled step was built; build a new CompiledStep"
                 )
             key = self._keys[where] = key if self.compile else (*key, "eager")
-        if key not in _COMPILED:
+        if key not in auto._COMPILED:
             template = copy.deepcopy(self.net)
             for p in template.parameters():
                 p.requires_grad_(False)
@@ -271,13 +135,13 @@ class CompiledStep(Step):
 
                 # on CUDA, "reduce-overhead" replays the step as a CUDA graph: the 10-d network is launch-bound
                 mode = "reduce-overhead" if x.device.type == "cuda" else None
-                _COMPILED[key] = (torch.compile(loss, fullgraph=True, dynamic=False, mode=mode), loss, False)
+                auto._COMPILED[key] = (torch.compile(loss, fullgraph=True, dynamic=False, mode=mode), loss, False)
             else:
 
                 def loss(params, buffers, base, x, u):
                     return _loss(template, *settings, params, buffers, base, x, u)
 
-                _COMPILED[key] = (loss, loss, True)
+                auto._COMPILED[key] = (loss, loss, True)
         return key
 
     def __call__(self, x: torch.Tensor, u: torch.Tensor, noise: float = 0.01, generator=None) -> float:
@@ -290,7 +154,7 @@ class CompiledStep(Step):
         if x.dim() == 4 and not self.compile:
             x = x.contiguous(memory_format=torch.channels_last)
         key = self._function(x)
-        function, plain, ready = _COMPILED[key]
+        function, plain, ready = auto._COMPILED[key]
         weights = self.flat if self.flat is not None else dict(self.net.named_parameters())
         buffers = {name: slots[attr] for name, slots, attr in self._buffer_slots}  # current even after .to()
         base = (self.model.base.means, self.model.base.log_stds) if self.model.learned else ()
@@ -302,14 +166,16 @@ class CompiledStep(Step):
         except Exception as error:  # noqa: BLE001 - reported, then the same function runs uncompiled
             if ready or self.eager:
                 raise
-            _warn_once(f"compiling the training step failed ({type(error).__name__}: {error}); training runs eagerly")
+            auto._warn_once(
+                f"compiling the training step failed ({type(error).__name__}: {error}); training runs eagerly"
+            )
             self.eager = True
-            _COMPILED.pop(key, None)
+            auto._COMPILED.pop(key, None)
             terms = plain(weights, buffers, base, x, u)
         if not ready and not self.eager:
             self.compile_seconds = time.perf_counter() - start
-            _COMPILED[key] = (function, plain, True)
-            _write_marker(key, self.compile_seconds)
+            auto._COMPILED[key] = (function, plain, True)
+            auto._write_marker(key, self.compile_seconds)
         return terms
 
 
@@ -345,7 +211,7 @@ def make_step(fast, model: GIN, x_shape, dtype, device, lr: float, planned_steps
         return EagerStep(model, lr)
     step = CompiledStep(model, lr, compile=mode == "compiled")
     if mode == "compiled" and not compile_available(device)[0]:
-        _warn_once(f"the compiled step is unavailable here ({compile_available(device)[1]}); it runs uncompiled")
+        auto._warn_once(f"the compiled step is unavailable here ({compile_available(device)[1]}); it runs uncompiled")
         step.eager = True
     return step
 
@@ -388,14 +254,3 @@ def _flatten(net: nn.Module) -> torch.Tensor:
             p.data = flat.detach()[offset : offset + n].view(p.shape)  # shares memory: the module stays current
             offset += n
     return flat
-
-
-def _write_marker(key: tuple, seconds: float) -> None:
-    path = _marker(key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"key": repr(key), "first_call_seconds": seconds, "torch": torch.__version__}))
-        tmp.replace(path)
-    except OSError as error:  # the marker only informs "auto"; training goes on
-        _warn_once(f"could not record the compiled step at {path} ({error}); 'auto' will treat the cache as cold")

@@ -140,7 +140,7 @@ def train(
             instead of plainly shuffled: a remedy for conditions too rare to have two samples in
             every batch.
         fast: ``True`` (compiled step), ``False`` (eager step), or ``"auto"``
-            (:func:`gin_core.training.compiled.choose`: compiled where it pays for this run's
+            (:func:`gin_core.training.auto.choose`: compiled where it pays for this run's
             steps). A resumed run keeps the step its checkpoint was written with, unless ``fast``
             is given as ``True`` or ``False``. The two agree to float32 rounding, not bit for bit.
 
