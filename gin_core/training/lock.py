@@ -66,8 +66,12 @@ def _holder_record() -> dict:
 
 
 def _read(path: Path) -> dict | None:
+    """The holder's record in the lock file; ``None`` while it is being written (the holder writes it just after locking)."""
     text = path.read_text() if path.is_file() else ""
-    return json.loads(text) if text.strip() else None
+    try:
+        return json.loads(text) if text.strip() else None
+    except json.JSONDecodeError:  # read between the holder's truncate and its write: only the message loses detail
+        return None
 
 
 @contextlib.contextmanager
