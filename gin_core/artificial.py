@@ -1,25 +1,39 @@
-"""The artificial data of §4.3: an n-d Gaussian mixture (n = 2 in the paper) plus 10 - n noise dimensions, mixed non-linearly into 10-d.
+"""The artificial data of §4.3: an n-d Gaussian mixture (n = 2 in the paper) plus 10 - n noise dimensions, mixed into 10-d.
+
+The paper's mixing (``mixing="paper"``, the reproduction) is a randomly initialised GLOW-style
+coupling network. It leaves each true variable largely in one coordinate of x, so it barely
+tests unmixing; the other mixing families of :data:`MIXINGS` do mix (see :func:`mixing_map`).
 
 References:
-    Sorrenson et al. (2020), §4.3.1 and §4.3.2.
+    Sorrenson et al. (2020), §4.3.1 and §4.3.2; Hyvärinen & Morioka (2016), §5 (leaky-ReLU MLP
+    mixings with condition-number-selected matrices); Khemakhem et al. (2020), §6.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from scipy.stats import special_ortho_group
+from torch import nn
 
+from .flows import InvertibleSequential
 from .networks import artificial_gin
 
 __all__ = [
     "GENERATOR_VERSION",
     "REFERENCE_POINTS",
     "VARIANCES",
+    "MIXINGS",
     "ArtificialData",
     "make_artificial_data",
     "mixing_network",
+    "mixing_map",
     "mixing_seed",
+    "LinearLayer",
+    "LeakyReLU",
+    "conditioned_matrix",
 ]
 
 # Version 2: the mixing network's seed no longer depends on the number of points (version 1 drew
@@ -28,6 +42,15 @@ __all__ = [
 GENERATOR_VERSION = 2
 REFERENCE_POINTS = 110_000
 VARIANCES = ("random", "shared")
+# "paper": the authors' recipe (the reproduction); "paper_rotated": it, then a Haar-random rotation;
+# "mlp1".."mlp4": leaky-ReLU MLPs of that many condition-number-selected square matrices ("mlp1" is
+# linear); "volume_preserving": a random GIN (inside GIN's own model class) with large shifts, then a
+# Haar rotation (volume preserving too). All but "paper" standardise x (see mixing_map).
+MIXINGS = ("paper", "paper_rotated", "mlp1", "mlp2", "mlp3", "mlp4", "volume_preserving")
+STANDARDISE_POINTS = 20_000  # the reference sample that standardises x (all mixings but "paper")
+VP_GAIN = (
+    2.0  # the smallest of 1, 2, 3 whose median raw-coordinate MCC (n = 2) on calibration seeds 100-104 is below 0.8
+)
 
 
 @dataclass
@@ -45,6 +68,7 @@ class ArtificialData:
             for every cluster: the negative control, which violates condition (ii) of §3.1).
         mixing_points: the sample size whose generator state picked the mixing network
             (:func:`mixing_seed`).
+        mixing: the mixing family (:data:`MIXINGS`).
     """
 
     x: torch.Tensor
@@ -55,6 +79,7 @@ class ArtificialData:
     seed: int
     variances: str = "random"
     mixing_points: int = 110_000
+    mixing: str = "paper"
 
     @property
     def n_clusters(self) -> int:
@@ -69,6 +94,8 @@ class ArtificialData:
         """How the data were made, e.g. ``artificial(n_clusters=5, n_informative=2, variances=random, n_points=100000,
         seed=0, mixing=v2)`` (recorded in checkpoints: a checkpoint of other data cannot be resumed on these)."""
         mixing = "" if self.mixing_points == REFERENCE_POINTS else f", mixing_points={self.mixing_points}"
+        if self.mixing != "paper":  # the paper's data keep the description their checkpoints recorded
+            mixing += f", mixing={self.mixing}"
         return (
             f"artificial(n_clusters={self.n_clusters}, n_informative={self.n_informative}, variances={self.variances}, "
             f"n_points={len(self.x)}, seed={self.seed}, mixing=v{GENERATOR_VERSION}{mixing})"
@@ -87,6 +114,150 @@ def mixing_network(seed: int = 0):
     """
     net = artificial_gin(volume_preserving=False, seed=seed, zero_init_last=False, clamp_kind="atan")
     return net.requires_grad_(False).eval()
+
+
+class LinearLayer(nn.Module):
+    """A fixed invertible affine map ``y = x A^T + b`` (a layer of the mixing maps; not trained).
+
+    Arguments:
+        matrix: ``A``, ``(d, d)``, invertible.
+        bias: ``b``, ``(d,)`` (default zero).
+    """
+
+    def __init__(self, matrix: torch.Tensor, bias: torch.Tensor | None = None):
+        super().__init__()
+        matrix = torch.as_tensor(matrix, dtype=torch.float64)
+        if matrix.dim() != 2 or matrix.shape[0] != matrix.shape[1]:
+            raise ValueError(f"matrix must be square, got shape {tuple(matrix.shape)}")
+        sign, log_abs_det = torch.linalg.slogdet(matrix)
+        if sign == 0:
+            raise ValueError("matrix is singular; a mixing layer must be invertible")
+        self.register_buffer("matrix", matrix)
+        self.register_buffer("bias", torch.zeros(len(matrix), dtype=torch.float64) if bias is None else bias.double())
+        self.register_buffer("log_abs_det", log_abs_det)
+        self.volume_preserving = bool(abs(float(log_abs_det)) < 1e-9)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = x @ self.matrix.to(x.dtype).T + self.bias.to(x.dtype)
+        return y, self.log_abs_det.to(x.dtype).expand(x.shape[0])
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.solve(self.matrix.to(y.dtype), (y - self.bias.to(y.dtype)).T).T
+
+
+class LeakyReLU(nn.Module):
+    """The elementwise leaky ReLU ``max(x, slope x)``, inverted exactly (a layer of the MLP mixings)."""
+
+    volume_preserving = False
+
+    def __init__(self, slope: float = 0.2):
+        super().__init__()
+        if not 0 < slope < 1:
+            raise ValueError(f"slope must be in (0, 1) for an invertible leaky ReLU, got {slope}")
+        self.slope = float(slope)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        negative = x < 0
+        return torch.where(negative, self.slope * x, x), negative.sum(1).to(x.dtype) * float(np.log(self.slope))
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        return torch.where(y < 0, y / self.slope, y)
+
+
+def conditioned_matrix(
+    n: int, rng: np.random.Generator, percentile: float = 25.0, reference: int = 10_000
+) -> np.ndarray:
+    """A random square matrix with unit-norm columns whose condition number is below the given percentile.
+
+    The recipe of Hyvärinen & Morioka (2016) for nonlinear-ICA mixings: entries uniform on
+    [-1, 1], columns normalised; the threshold is the ``percentile`` of the condition numbers of
+    ``reference`` such matrices, and matrices are drawn until one falls below it.
+
+    Arguments:
+        n: size.
+        rng: NumPy generator.
+        percentile: the condition-number percentile (25 in the recipe).
+        reference: matrices drawn to set the threshold.
+
+    Returns:
+        ``(n, n)`` float64.
+    """
+
+    def draw(k: int) -> np.ndarray:
+        a = rng.uniform(-1, 1, size=(k, n, n))
+        return a / np.sqrt((a**2).sum(axis=1, keepdims=True))
+
+    threshold = np.percentile(np.linalg.cond(draw(reference)), percentile)
+    while True:
+        a = draw(1)[0]
+        if np.linalg.cond(a) < threshold:
+            return a
+
+
+def mixing_map(mixing: str, seed: int, n_dims: int = 10) -> nn.Module:
+    """The map ``x = f(z)`` of a mixing family (before standardisation), an invertible flow with frozen weights.
+
+    * ``"paper"``: :func:`mixing_network` (8 random GLOW-style couplings, the authors' recipe);
+    * ``"paper_rotated"``: the same followed by a Haar-random rotation (scipy's ``special_ortho_group``),
+      so that no coordinate of x is aligned with a true variable;
+    * ``"mlp1"`` .. ``"mlp4"``: ``A_L σ(... σ(A_1 z))`` with L = 1..4 square matrices of
+      :func:`conditioned_matrix` and σ the leaky ReLU of slope 0.2 (Hyvärinen & Morioka 2016;
+      Khemakhem et al. 2020); ``"mlp1"`` is a linear mixing;
+    * ``"volume_preserving"``: a randomly initialised GIN (:func:`~gin_core.networks.artificial_gin`
+      with its coupling subnetworks' last layers scaled by :data:`VP_GAIN`: large shifts mix the
+      halves), then a Haar rotation: volume preserving, so the true inverse lies in GIN's model class
+      up to the rotation, which GIN's couplings can only approximate.
+
+    Arguments:
+        mixing: one of :data:`MIXINGS`.
+        seed: seeds every random choice (the data set's :func:`mixing_seed`).
+        n_dims: the dimension (10).
+
+    Returns:
+        An :class:`~gin_core.flows.InvertibleSequential` in evaluation mode, no gradients.
+    """
+    if mixing not in MIXINGS:
+        raise ValueError(f"unknown mixing {mixing!r}; expected one of {MIXINGS}")
+    if mixing in ("paper", "paper_rotated", "volume_preserving"):
+        if mixing == "volume_preserving":
+            base = artificial_gin(volume_preserving=True, seed=seed, zero_init_last=False)
+            with torch.no_grad():
+                for block in base.layers[1::2]:
+                    for sub in (block.subnet1, block.subnet2):
+                        sub[-1].weight.mul_(VP_GAIN)
+                        sub[-1].bias.mul_(VP_GAIN)
+        else:
+            base = mixing_network(seed)
+        layers = list(base.layers)
+        if mixing != "paper":
+            rotation = special_ortho_group.rvs(n_dims, random_state=np.random.default_rng(seed))
+            layers.append(LinearLayer(torch.from_numpy(rotation)))
+    else:
+        rng = np.random.default_rng(seed)
+        depth = int(mixing[3:])
+        layers = []
+        for i in range(depth):
+            layers.append(LinearLayer(torch.from_numpy(conditioned_matrix(n_dims, rng))))
+            if i < depth - 1:
+                layers.append(LeakyReLU(0.2))
+    return InvertibleSequential(layers, (n_dims,)).requires_grad_(False).eval()
+
+
+def _standardiser(mix: nn.Module, means, stds, seed: int, n_dims: int, noise_std: float) -> LinearLayer:
+    """The fixed per-coordinate affine map that gives x mean 0 and std 1 on a reference sample of this process.
+
+    The reference sample (:data:`STANDARDISE_POINTS` points from a generator seeded by ``seed``) depends on
+    the data set's seed only, so every sample size of one data set is standardised alike.
+    """
+    g = torch.Generator().manual_seed(int(seed))
+    n, k, size = means.shape[1], means.shape[0], STANDARDISE_POINTS
+    u = torch.randint(k, (size,), generator=g)
+    eps = torch.randn(size, n, generator=g)
+    noise = torch.randn(size, n_dims - n, generator=g) * noise_std
+    with torch.no_grad():
+        x, _ = mix(torch.cat([means[u] + eps * stds[u], noise], dim=1))
+    mean, std = x.double().mean(0), x.double().std(0)
+    return LinearLayer(torch.diag(1 / std), -mean / std)
 
 
 def mixing_seed(
@@ -125,6 +296,7 @@ def make_artificial_data(
     noise_std: float = 0.01,
     variances: str = "random",
     mixing_points: int = REFERENCE_POINTS,
+    mixing: str = "paper",
 ) -> ArtificialData:
     """Sample the artificial data set of §4.3.
 
@@ -151,6 +323,9 @@ def make_artificial_data(
         noise_std: standard deviation of the noise dimensions (0.01).
         variances: ``"random"`` (the paper) or ``"shared"`` (negative control).
         mixing_points: which mixing network (:func:`mixing_seed`); the default for every sample size.
+        mixing: the mixing family (:data:`MIXINGS`, :func:`mixing_map`); every family but
+            ``"paper"`` standardises x (a fixed per-coordinate affine map, set on a reference sample
+            of the same process), which changes no variable's identifiability.
 
     Returns:
         An :class:`ArtificialData`.
@@ -166,6 +341,8 @@ def make_artificial_data(
         )
     if variances not in VARIANCES:
         raise ValueError(f"variances must be one of {VARIANCES}, got {variances!r}")
+    if mixing not in MIXINGS:
+        raise ValueError(f"mixing must be one of {MIXINGS}, got {mixing!r}")
     g = torch.Generator().manual_seed(int(seed))
     means, stds, u, eps, noise = _draw_latent(g, n_clusters, n_points, n_informative, n_dims)
     if n_points == mixing_points:  # the generator is already where mixing_seed would replay it to
@@ -175,8 +352,19 @@ def make_artificial_data(
     if variances == "shared":
         stds = stds[:1, :1].expand(n_clusters, n_informative).clone()
     z = torch.cat([means[u] + eps * stds[u], noise * noise_std], dim=1)
+    f = mixing_network(seed=mix) if mixing == "paper" else mixing_map(mixing, mix, n_dims)
     with torch.no_grad():
-        x, _ = mixing_network(seed=mix)(z)
+        x, _ = f(z)
+        if mixing != "paper":
+            x = _standardiser(f, means, stds, mix + 1, n_dims, noise_std)(x.double())[0].float()
     return ArtificialData(
-        x=x, u=u, z=z, means=means, stds=stds, seed=int(seed), variances=variances, mixing_points=int(mixing_points)
+        x=x,
+        u=u,
+        z=z,
+        means=means,
+        stds=stds,
+        seed=int(seed),
+        variances=variances,
+        mixing_points=int(mixing_points),
+        mixing=mixing,
     )

@@ -33,6 +33,7 @@ from ..metrics import AffineFit, Spectrum, affine_fit, count_informative, latent
 from ..networks import artificial_gin
 from ..training import History, train
 from .atlas import DEFAULT_KNEE
+from .benchmark import purity
 from .settings import results_dir
 
 __all__ = [
@@ -83,6 +84,7 @@ def _subset(data: ArtificialData, index: slice) -> ArtificialData:
         seed=data.seed,
         variances=data.variances,
         mixing_points=data.mixing_points,
+        mixing=data.mixing,
     )
 
 
@@ -94,6 +96,8 @@ def split_data(
     n_latent: int = 2,
     variances: str = "random",
     mixing_points: int = REFERENCE_POINTS,
+    mixing: str = "paper",
+    permute_labels: bool = False,
 ):
     """Sample ``n_points + n_val`` points of the artificial data and split them.
 
@@ -108,6 +112,9 @@ def split_data(
         n_latent: informative latent variables (2 in the paper).
         variances: ``"random"`` (the paper) or ``"shared"`` (the negative control).
         mixing_points: which mixing network (:func:`~gin_core.artificial.mixing_seed`).
+        mixing: the mixing family (:data:`~gin_core.artificial.MIXINGS`).
+        permute_labels: replace the labels by a random permutation of them (seeded by the data
+            seed): a control whose labels carry no information about z, so it must fail.
 
     Returns:
         ``(train, val)``, two :class:`~gin_core.artificial.ArtificialData`; ``val`` is
@@ -122,7 +129,11 @@ def split_data(
         n_informative=n_latent,
         variances=variances,
         mixing_points=mixing_points,
+        mixing=mixing,
     )
+    if permute_labels:
+        order = torch.randperm(len(data.u), generator=torch.Generator().manual_seed(10_000 + int(data_seed)))
+        data.u = data.u[order]
     train_part = _subset(data, slice(0, n_points))
     return train_part, (_subset(data, slice(n_points, None)) if n_val else None)
 
@@ -154,6 +165,8 @@ class Evaluation:
         gap: ratio of the n-th to the (n+1)-th standard deviation of the spectrum.
         affine: the eq. (4) fit of ``(z, z^2)`` on ``(w, w^2)`` (``None`` if not computed).
         val_nll: held-out NLL (nats/dim), or ``None`` without held-out data.
+        purity: per true variable, the share of its matched w's variance explained by it alone
+            (:func:`gin_core.book.benchmark.purity`, on the first 20,000 points).
     """
 
     w: np.ndarray
@@ -167,6 +180,7 @@ class Evaluation:
     gap: float
     affine: AffineFit | None
     val_nll: float | None
+    purity: np.ndarray | None = None
 
     def summary(self) -> dict:
         """The scalar results as a JSON-ready dict."""
@@ -180,6 +194,8 @@ class Evaluation:
             "correlations": [float(c) for c in self.correlations],
             "val_nll": self.val_nll,
         }
+        if self.purity is not None:
+            out["purity"] = [float(p) for p in self.purity]
         if self.affine is not None:
             out["affine_sparse"] = self.affine.is_sparse
             out["affine_row_share"] = [float(s) for s in self.affine.row_share]
@@ -216,6 +232,7 @@ def evaluate_run(net, train: ArtificialData, val: ArtificialData | None = None, 
         gap=float(spectrum.std[n - 1] / spectrum.std[n]),
         affine=affine_fit(z, w) if with_affine else None,
         val_nll=validation_nll(net, train, val) if val is not None else None,
+        purity=purity(z[:20_000], w[:20_000], columns),
     )
 
 
@@ -260,6 +277,8 @@ def run_artificial(
     variances: str = "random",
     init: str = "identity",
     mixing_points: int = REFERENCE_POINTS,
+    mixing: str = "paper",
+    permute_labels: bool = False,
     eval_epochs: tuple[int, ...] = (),
     checkpoint: str | Path | None = None,
     device=None,
@@ -289,6 +308,8 @@ def run_artificial(
             and centred; the knee-origin experiment).
         mixing_points: which mixing network (:func:`~gin_core.artificial.mixing_seed`; the default is the
             same for every data size).
+        mixing: the mixing family (:data:`~gin_core.artificial.MIXINGS`; ``"paper"`` reproduces §4.3).
+        permute_labels: train on randomly permuted labels (a control that must fail).
         eval_epochs: epochs (``< n_epochs``) after which to evaluate as well, for a
             trajectory; training continues exactly (resume from a checkpoint).
         checkpoint: checkpoint file (default: a temporary one when ``eval_epochs`` is set).
@@ -323,9 +344,13 @@ def run_artificial(
         variances=variances,
         init=init,
         mixing_points=mixing_points,
+        mixing=mixing,
+        permute_labels=permute_labels,
         generator=GENERATOR_VERSION,
     )
-    train_data, val_data = split_data(n_clusters, n_points, data_seed, n_val, n_latent, variances, mixing_points)
+    train_data, val_data = split_data(
+        n_clusters, n_points, data_seed, n_val, n_latent, variances, mixing_points, mixing, permute_labels
+    )
     net = make_learner(init, volume_preserving, net_seed)
     trajectory = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -402,7 +427,8 @@ def run_record(run: ArtificialRun) -> dict:
     }
 
 
-_KEY_DEFAULTS = {"mixing_points": REFERENCE_POINTS}  # added later; records without it used the default
+# added later; records without them used the defaults
+_KEY_DEFAULTS = {"mixing_points": REFERENCE_POINTS, "mixing": "paper", "permute_labels": False}
 
 
 def _key(record: dict, keys: tuple[str, ...]) -> str:
@@ -426,6 +452,8 @@ _SETTING_KEYS = (
     "variances",
     "init",
     "mixing_points",
+    "mixing",
+    "permute_labels",
     "generator",
 )
 

@@ -1,0 +1,250 @@
+r"""The mixing benchmark: data on which the identifiability tests can fail, calibrated before any training.
+
+On the paper's data the raw coordinates of x already match the true variables (MCC 0.90-0.997), so
+a test of GIN there cannot fail. This module measures, for every data set and **before GIN is
+trained**, what methods that do not learn a nonlinear unmixing already achieve:
+
+* :func:`baseline_codes`: raw x, PCA, FastICA, the untrained GIN, and :func:`joint_diagonalization`
+  (linear multi-condition ICA, the linear analogue of the theorem);
+* :func:`chance_band`: the MCC of z itself under random orthogonal and random det-1 linear maps;
+* :func:`purity`: for each true variable, the share of its matched estimate's variance that the
+  true variable *alone* explains (a flexible one-dimensional regression). Pearson MCC rewards an
+  estimate that is linear in its true variable and penalises a monotone distortion that
+  identifiability allows; purity is indifferent to the distortion and drops when the estimate
+  still depends on other true variables, which is the failure that matters;
+* :func:`calibrate`: all of it for one data set, as a JSON-ready record.
+
+:data:`RULE` states which cells count as *discriminating* (their baselines below a stated level);
+it is written to the protocol record before GIN is trained (``bench/mixing_benchmark.py``).
+
+References:
+    Hyvärinen & Morioka (2016); Khemakhem et al. (2020), §6 (MCC); Cardoso & Souloumiac (1996)
+    (joint diagonalisation by Jacobi rotations); Sorrenson et al. (2020), §3 and §4.3.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import special_ortho_group
+
+from ..artificial import ArtificialData
+from ..flows import encode
+from ..metrics import mcc
+from ..networks import artificial_gin
+
+__all__ = [
+    "RULE",
+    "purity",
+    "chance_band",
+    "joint_diagonalization",
+    "baseline_codes",
+    "calibrate",
+    "is_discriminating",
+]
+
+# Written before any GIN run of the benchmark: a cell (mixing family, n) is discriminating when the
+# median over its data seeds of the best baseline's MCC is below `max_baseline_mcc`. The baselines are
+# the methods that learn no nonlinear unmixing: raw x, PCA, FastICA and the untrained GIN.
+RULE = {
+    "baselines": ("raw_x", "pca", "fastica", "untrained_gin"),
+    "max_baseline_mcc": 0.80,
+    "statistic": "median over the cell's data seeds of the largest baseline MCC",
+}
+
+
+def purity(z: np.ndarray, w: np.ndarray, columns, window: int = 101) -> np.ndarray:
+    """Share of each matched estimate's variance explained by its true variable alone.
+
+    For true variable i and its matched estimate ``w[:, columns[i]]``, the conditional mean
+    :math:`E[w \\mid z_i]` is estimated by averaging w in ``bins`` equal-count bins of :math:`z_i`;
+    the score is :math:`1 - \\mathrm{Var}(w - E[w \\mid z_i]) / \\mathrm{Var}(w)`. Any function of
+    :math:`z_i` alone (monotone or not) scores 1; dependence on the other true variables, or noise,
+    lowers it.
+
+    Arguments:
+        z: true variables ``(N, n)``.
+        w: estimates ``(N, d)``.
+        columns: the matched column of ``w`` for each true variable (:func:`gin_core.mcc`).
+        window: neighbours in each local fit.
+
+    Returns:
+        ``(n,)`` scores in [0, 1].
+    """
+    z, w = np.asarray(z, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    if len(z) != len(w) or len(columns) != z.shape[1]:
+        raise ValueError(f"need z (N, n), w (N, d) and n columns; got {z.shape}, {w.shape}, {len(columns)}")
+    out = np.empty(z.shape[1])
+    for i, j in enumerate(columns):
+        order = np.argsort(z[:, i], kind="stable")
+        a, b = z[order, i], w[order, j]
+        out[i] = max(0.0, 1.0 - (b - _local_linear(a, b, window)).var() / b.var())
+    return out
+
+
+def _local_linear(a: np.ndarray, b: np.ndarray, window: int) -> np.ndarray:
+    """Least-squares line through each point's ``window`` nearest neighbours in sorted ``a``, evaluated there."""
+    n, half = len(a), window // 2
+    lo = np.clip(np.arange(n) - half, 0, max(n - window, 0))
+    hi = np.minimum(lo + window, n)
+    cum = [np.r_[0.0, np.cumsum(v)] for v in (np.ones(n), a, b, a * a, a * b)]
+    s0, s1, sb, s2, sab = (c[hi] - c[lo] for c in cum)
+    var = s2 - s1 * s1 / s0
+    slope = np.where(var > 1e-12 * np.maximum(s2, 1e-300), (sab - s1 * sb / s0) / np.where(var > 0, var, 1), 0.0)
+    return sb / s0 + slope * (a - s1 / s0)
+
+
+def chance_band(z: np.ndarray, n: int, draws: int = 100, seed: int = 0) -> dict:
+    """MCC of the n true variables against random linear maps of the whole latent z.
+
+    Two families: Haar-random rotations, and random det-1 maps (Gaussian matrices rescaled to
+    :math:`|\\det| = 1`, the linear maps a volume-preserving model can represent). An estimate
+    inside this band has found nothing a random linear map would not.
+
+    Arguments:
+        z: the full latent ``(N, d)`` (informative first).
+        n: informative variables.
+        draws: maps of each family.
+        seed: seed of the draws.
+
+    Returns:
+        ``{"rotation": [5%, 50%, 95%], "det1": [5%, 50%, 95%]}`` of the MCC.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    d = z.shape[1]
+    out = {}
+    for family in ("rotation", "det1"):
+        scores = []
+        for _ in range(draws):
+            if family == "rotation":
+                m = special_ortho_group.rvs(d, random_state=rng)
+            else:
+                m = rng.standard_normal((d, d))
+                m /= abs(np.linalg.det(m)) ** (1 / d)
+            scores.append(mcc(z[:, :n], z @ m.T))
+        out[family] = [float(q) for q in np.percentile(scores, [5, 50, 95])]
+    return out
+
+
+def joint_diagonalization(x: np.ndarray, u: np.ndarray, sweeps: int = 100, tol: float = 1e-12) -> np.ndarray:
+    """Linear multi-condition ICA: the rotation of whitened x that jointly diagonalises the class covariances.
+
+    If x = A z with z independent within each class, the class covariances of z are diagonal; after
+    whitening with the mean within-class covariance, the class covariances are diagonalised by one
+    orthogonal matrix, which is unique when the variance ratios differ across classes (the linear
+    case of the identifiability theorem). Jacobi rotations
+    minimise the off-diagonal energy of all class covariances together (Cardoso & Souloumiac 1996).
+
+    Arguments:
+        x: data ``(N, d)``.
+        u: class labels ``(N,)``.
+        sweeps: the most Jacobi sweeps.
+        tol: stop when no rotation angle exceeds this.
+
+    Returns:
+        The estimated components ``(N, d)``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    u = np.asarray(u)
+    classes = [c for c in np.unique(u) if (u == c).sum() > 1]
+    covs = np.stack([np.cov(x[u == c], rowvar=False) for c in classes])
+    # whiten with the mean *within-class* covariance: diagonal in z, so whitened classes differ by a rotation
+    evals, evecs = np.linalg.eigh(covs.mean(0))
+    whitening = evecs / np.sqrt(np.maximum(evals, 1e-300))
+    white = (x - x.mean(0)) @ whitening
+    covs = whitening.T @ covs @ whitening
+    d = x.shape[1]
+    v = np.eye(d)
+    for _ in range(sweeps):
+        largest = 0.0
+        for p in range(d - 1):
+            for q in range(p + 1, d):
+                g = np.stack([covs[:, p, p] - covs[:, q, q], covs[:, p, q] + covs[:, q, p]], axis=1)
+                gg = g.T @ g
+                ton, toff = gg[0, 0] - gg[1, 1], gg[0, 1] + gg[1, 0]
+                theta = 0.5 * np.arctan2(toff, ton + np.sqrt(ton * ton + toff * toff))
+                c, s = np.cos(theta), np.sin(theta)
+                largest = max(largest, abs(s))
+                if abs(s) > tol:
+                    rot = np.eye(d)
+                    rot[[p, p, q, q], [p, q, p, q]] = [c, -s, s, c]
+                    covs = rot.T @ covs @ rot
+                    v = v @ rot
+        if largest <= tol:
+            break
+    return white @ v
+
+
+def baseline_codes(data: ArtificialData, seed: int = 0) -> dict[str, np.ndarray]:
+    """The codes of every method that learns no nonlinear unmixing, and of linear multi-condition ICA.
+
+    Arguments:
+        data: the data set (its x and u; z is not used).
+        seed: random state of FastICA.
+
+    Returns:
+        ``{"raw_x", "pca", "fastica", "untrained_gin", "joint_diag"}`` -> codes ``(N, d)``.
+    """
+    from sklearn.decomposition import PCA, FastICA
+
+    x = data.x.double().numpy()
+    untrained = artificial_gin(seed=0)  # the identity start of every GIN run: a permutation of x
+    return {
+        "raw_x": x,
+        "pca": PCA(n_components=x.shape[1]).fit_transform(x),
+        "fastica": FastICA(
+            n_components=x.shape[1], random_state=seed, max_iter=1000, whiten="unit-variance"
+        ).fit_transform(x),
+        "untrained_gin": encode(untrained, data.x)[0].double().numpy(),
+        "joint_diag": joint_diagonalization(x, data.u.numpy()),
+    }
+
+
+def calibrate(data: ArtificialData, n_score: int = 20_000, seed: int = 0) -> dict:
+    """Everything known about a data set before GIN is trained on it, as a JSON-ready record.
+
+    Arguments:
+        data: the training data.
+        n_score: points used for the scores (the first ``n_score``).
+        seed: seed of FastICA and of the chance band's draws.
+
+    Returns:
+        ``{"methods": {name: {"mcc", "purity"}}, "best_baseline_mcc", "linear_r2", "chance"}``.
+    """
+    part = data if len(data.x) <= n_score else _head(data, n_score)
+    n = data.n_informative
+    z = part.z[:, :n].double().numpy()
+    methods = {}
+    for name, w in baseline_codes(part, seed).items():
+        score, columns, _ = mcc(z, w, return_matching=True)
+        methods[name] = {"mcc": score, "purity": float(purity(z, w, columns).mean())}
+    x = np.c_[part.x.double().numpy(), np.ones(len(part.x))]
+    fitted = x @ np.linalg.lstsq(x, z, rcond=None)[0]
+    linear_r2 = float(np.mean(1 - ((z - fitted) ** 2).sum(0) / ((z - z.mean(0)) ** 2).sum(0)))
+    return {
+        "methods": methods,
+        "best_baseline_mcc": max(methods[b]["mcc"] for b in RULE["baselines"]),
+        "linear_r2": linear_r2,
+        "chance": chance_band(part.z.double().numpy(), n, seed=seed),
+    }
+
+
+def is_discriminating(calibrations: list[dict], rule: dict = RULE) -> bool:
+    """Whether a cell passes :data:`RULE`: the median of its data sets' best baseline MCC is below the level."""
+    if not calibrations:
+        raise ValueError("no calibration records for this cell")
+    return bool(np.median([c["best_baseline_mcc"] for c in calibrations]) < rule["max_baseline_mcc"])
+
+
+def _head(data: ArtificialData, n: int) -> ArtificialData:
+    return ArtificialData(
+        x=data.x[:n],
+        u=data.u[:n],
+        z=data.z[:n],
+        means=data.means,
+        stds=data.stds,
+        seed=data.seed,
+        variances=data.variances,
+        mixing_points=data.mixing_points,
+        mixing=data.mixing,
+    )
