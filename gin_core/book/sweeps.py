@@ -71,10 +71,11 @@ __all__ = [
     "ARTIFICIAL",
 ]
 
-# Most members of one ensemble a sweep packs. On the project's CPU the eager ensemble step of the 10-d
-# network costs about the same per member from N = 8 to 64 (bench/results/sweep.json, "ensemble_step"),
-# so a bigger pack only delays the first records; the runner packs ceil(runs / workers) up to this.
-PACK_LIMIT = 16
+# Most members of one ensemble a sweep packs. Measured on the project's shared 2-core CPU (bench/results/sweep.json,
+# "ensemble_step", thread CPU time at one thread while other jobs loaded the machine): the eager ensemble step of
+# the 10-d network cost 22.2 ms a member at N = 1, 6.4 at N = 4 and 8, 5.2 at 16, 3.8 at 32 and 4.5 at 64 (the
+# single compiled step: 6.2 ms). The runner packs ceil(runs / workers) runs, up to the best N measured.
+PACK_LIMIT = 32
 
 
 def run_key(settings: dict) -> str:

@@ -70,10 +70,10 @@ __all__ = ["EnsembleStep", "train_ensemble", "choose_ensemble_mode", "ENSEMBLE_A
 KIND = "ensemble"  # the checkpoint's "kind": a single run's checkpoint has none
 
 # What fast="auto" does for an ensemble: which architectures compile, from how many planned steps. Nothing
-# yet: on the project's 2-core CPU (torch 2.14, one thread, thread CPU time while the machine was shared)
-# the compiled vmapped step of 8 artificial_gin members took 48-62 ms against 39 ms eager (6.0-7.8 against
-# 4.9 ms a member), after 11 s (warm cache) to 149 s (cold) of compilation; see bench/results/sweep.json
-# ("ensemble_step") for the recorded numbers. fast=True still compiles.
+# yet: on the project's 2-core CPU (torch 2.14, one thread, thread CPU time while other jobs shared the
+# machine) the compiled vmapped step of 8 artificial_gin members took 61.4 ms against 51.5 ms eager (7.7
+# against 6.4 ms a member; bench/results/sweep.json, "ensemble_step"), after 11 s (warm cache) to 149 s
+# (cold) of compilation. fast=True still compiles.
 ENSEMBLE_AUTO_RULE = {"compiled": (), "min_steps": 3_000}
 
 # Inductor's options for the ensemble's step. On the project's CPU (AVX-512, torch 2.14) its vectorised
