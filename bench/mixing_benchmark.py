@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gin_core.artificial import MIXINGS  # noqa: E402
-from gin_core.book.benchmark import RULE, calibrate, is_discriminating  # noqa: E402
-from gin_core.book.experiments import seed_sweep, split_data, success  # noqa: E402
+from gin_core.book.benchmark import RULE, calibrate, is_discriminating, score_table, summarise  # noqa: E402
+from gin_core.book.experiments import seed_sweep, split_data  # noqa: E402
 from gin_core.checkpoints import save_json  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -132,7 +132,8 @@ def run_cell(mixing: str, n: int, k: int, method: str, data_seeds) -> list[dict]
     cache = RESULTS / f"mixing_{cell_name(mixing, n, k)}_{method}.json"
     settings = {**SCHEDULE, **METHODS[method]}
     settings["milestones"] = tuple(settings["milestones"])
-    return seed_sweep(data_seeds, (0,), cache=cache, n_clusters=k, n_latent=n, mixing=mixing, **settings)
+    # compiled once per process and reused by every run of the sweep (gin_core.training.compiled)
+    return seed_sweep(data_seeds, (0,), cache=cache, fast=True, n_clusters=k, n_latent=n, mixing=mixing, **settings)
 
 
 def do_run(args) -> None:
@@ -159,31 +160,6 @@ def parse_cell(cell: str) -> tuple[str, int, int]:
     return mixing, int(n[1:]), int(k[1:])
 
 
-def bootstrap(values, stat=np.median, draws: int = 2000, seed: int = 0) -> list[float]:
-    """95% percentile bootstrap interval of ``stat`` over the data sets."""
-    values = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    boot = [stat(rng.choice(values, len(values))) for _ in range(draws)]
-    return [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))]
-
-
-def summarise(records: list[dict], n: int) -> dict:
-    top = [r["top_mcc"] for r in records]
-    hits = {knee: [sum(success(r, t, knee) for r in records) for t in THRESHOLDS] for knee in ("book", "max_gap")}
-    rate = [float(success(r, 0.95, "book")) for r in records]
-    return {
-        "runs": len(records),
-        "top_mcc_median": float(np.median(top)),
-        "top_mcc_ci": bootstrap(top),
-        "mcc_median": float(np.median([r["mcc"] for r in records])),
-        "purity_median": float(np.median([np.mean(r["purity"]) for r in records])),
-        "right_dimension": sum(r["n_informative"] == n for r in records),
-        "success_095": int(sum(rate)),
-        "success_095_ci": bootstrap(rate, np.mean),
-        "success_curve": hits,
-    }
-
-
 def do_score(args) -> dict:
     frozen = protocol()
     cells = args.cells or [c for c, v in frozen["cells"].items() if v["discriminating"]]
@@ -198,25 +174,9 @@ def do_score(args) -> dict:
             row["joint_diag_mcc_median"] = float(np.median([c["methods"]["joint_diag"]["mcc"] for c in cal]))
             row["chance_rotation_95"] = float(np.median([c["chance"]["rotation"][2] for c in cal]))
         for method in args.methods:
-            row[method] = summarise(run_cell(mixing, n, k, method, args.seeds), n)
+            row[method] = summarise(run_cell(mixing, n, k, method, args.seeds), n, THRESHOLDS)
         table[cell] = row
-    print(f"seeds {args.seeds[0]}-{args.seeds[-1]}; success: right dimension (book knee) and top-MCC >= 0.95")
-    print(
-        "| cell | best baseline MCC | joint diag. | "
-        + " | ".join(f"{m}: successes, top-MCC [95% CI]" for m in args.methods)
-        + " |"
-    )
-    print("|---|---|---|" + "---|" * len(args.methods))
-    for cell, row in table.items():
-        parts = [
-            f"{row[m]['success_095']}/{row[m]['runs']}, {row[m]['top_mcc_median']:.3f} "
-            f"[{row[m]['top_mcc_ci'][0]:.3f}, {row[m]['top_mcc_ci'][1]:.3f}]"
-            for m in args.methods
-        ]
-        print(
-            f"| {cell} | {row.get('best_baseline_mcc_median', float('nan')):.3f} | "
-            f"{row.get('joint_diag_mcc_median', float('nan')):.3f} | " + " | ".join(parts) + " |"
-        )
+    print(score_table(table, args.methods, args.seeds))
     if args.out:
         save_json(args.out, {"command": "python " + " ".join(sys.argv), "seeds": args.seeds, "table": table})
     return table

@@ -116,6 +116,14 @@ class SubLabels:
             f"within-class PCA codes), {self.n_conditions} conditions"
         )
 
+    def conditioning(self) -> str:
+        """The note a run conditioned on these sub-labels adds to its data set's description (one ``; `` part)."""
+        return f"conditioned on {self.describe()}"
+
+    def balancing(self) -> str:
+        """The note a run with batches balanced over these sub-labels adds to its data set's description."""
+        return f"batches balanced over {self.describe()}"
+
     def codes(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Within-class PCA codes ``(N, m)`` of images ``x`` of classes ``u`` (float64)."""
         flat = self._flat(x, u)

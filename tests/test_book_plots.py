@@ -170,11 +170,11 @@ def test_plot_loss_curve():
 
 def test_mosaic_layout():
     images = np.arange(2 * 3 * 2 * 2, dtype=float).reshape(2, 3, 2, 2)
-    m = mosaic(images, pad=1, value=-1)
-    assert m.shape == (5, 8)
-    np.testing.assert_array_equal(m[0:2, 0:2], images[0, 0])
-    np.testing.assert_array_equal(m[3:5, 6:8], images[1, 2])
-    assert m[2, 0] == -1 and m[0, 2] == -1
+    m = mosaic(images, pad=1, value=-1)  # torchvision's make_grid: padding between and around the tiles
+    assert m.shape == (7, 10)
+    np.testing.assert_array_equal(m[1:3, 1:3], images[0, 0])
+    np.testing.assert_array_equal(m[4:6, 7:9], images[1, 2])
+    assert m[0, 0] == -1 and m[3, 1] == -1 and m[1, 3] == -1
     with pytest.raises(ValueError, match="rows, cols"):
         mosaic(np.zeros((3, 2, 2)))
 

@@ -40,6 +40,12 @@ __all__ = [
     "baseline_codes",
     "calibrate",
     "is_discriminating",
+    "bootstrap",
+    "summarise",
+    "score_table",
+    "plot_calibration_map",
+    "plot_raw_against_gin",
+    "plot_success_curves",
 ]
 
 # Written before any GIN run of the benchmark: a cell (mixing family, n) is discriminating when the
@@ -248,3 +254,187 @@ def _head(data: ArtificialData, n: int) -> ArtificialData:
         mixing_points=data.mixing_points,
         mixing=data.mixing,
     )
+
+
+def bootstrap(values, stat=np.median, draws: int = 2000, seed: int = 0) -> list[float]:
+    """95% percentile bootstrap interval of ``stat`` over the data sets (resampled with replacement).
+
+    Arguments:
+        values: one value per data set.
+        stat: the statistic (median, mean).
+        draws: bootstrap resamples.
+        seed: seed of the resampling.
+
+    Returns:
+        ``[low, high]``.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        raise ValueError("no values to bootstrap")
+    rng = np.random.default_rng(seed)
+    boot = [stat(rng.choice(values, len(values))) for _ in range(draws)]
+    return [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))]
+
+
+def summarise(records: list[dict], n: int, thresholds=(0.7, 0.8, 0.9, 0.95, 0.99), main: float = 0.95) -> dict:
+    """A cell's runs in numbers: successes (with a bootstrap interval), top-MCC, purity and the success curve.
+
+    Success is :func:`gin_core.book.experiments.success`: the knee rule finds n variables and the
+    top-n-spectrum MCC is at least the threshold; the curve gives the count at every threshold for
+    both knee rules (``book``: above twice the median; ``max_gap``: the largest drop).
+
+    Arguments:
+        records: run records of one cell and method (one per data seed).
+        n: the true number of informative variables.
+        thresholds: the thresholds of the curve.
+        main: the threshold of the headline count.
+
+    Returns:
+        A JSON-ready dictionary.
+    """
+    from .experiments import success
+
+    if not records:
+        raise ValueError("no run records for this cell")
+    top = [r["top_mcc"] for r in records]
+    hits = [float(success(r, main, "book")) for r in records]
+    return {
+        "runs": len(records),
+        "top_mcc_median": float(np.median(top)),
+        "top_mcc_ci": bootstrap(top),
+        "mcc_median": float(np.median([r["mcc"] for r in records])),
+        "purity_median": float(np.median([np.mean(r["purity"]) for r in records])),
+        "right_dimension": {
+            "book": sum(r["n_informative"] == n for r in records),
+            "max_gap": sum(r["n_informative_gap"] == n for r in records),
+        },
+        "successes": int(sum(hits)),
+        "success_rate_ci": bootstrap(hits, np.mean),
+        "success_curve": {
+            knee: [sum(success(r, t, knee) for r in records) for t in thresholds] for knee in ("book", "max_gap")
+        },
+        "thresholds": list(thresholds),
+    }
+
+
+def score_table(table: dict, methods, seeds) -> str:
+    """The Markdown table of the chapter and of ``bench/mixing_benchmark.py score``.
+
+    Arguments:
+        table: ``{cell: {"best_baseline_mcc_median", "joint_diag_mcc_median", method: summarise(...)}}``.
+        methods: the methods to show, in order.
+        seeds: the data seeds scored (for the caption line).
+
+    Returns:
+        The caption line and the table.
+    """
+    lines = [
+        f"data seeds {min(seeds)}-{max(seeds)}; a success: the book's knee finds n and the top-n MCC >= 0.95; "
+        "top-MCC: median [95% bootstrap interval]",
+        "",
+        "| cell | best baseline MCC | joint diag. MCC | "
+        + " | ".join(f"{m}: successes, top-MCC" for m in methods)
+        + " |",
+        "|---|---|---|" + "---|" * len(methods),
+    ]
+    for cell, row in table.items():
+        parts = [
+            f"{row[m]['successes']}/{row[m]['runs']}, {row[m]['top_mcc_median']:.3f} "
+            f"[{row[m]['top_mcc_ci'][0]:.3f}, {row[m]['top_mcc_ci'][1]:.3f}]"
+            for m in methods
+        ]
+        lines.append(
+            f"| {cell} | {row.get('best_baseline_mcc_median', float('nan')):.3f} | "
+            f"{row.get('joint_diag_mcc_median', float('nan')):.3f} | " + " | ".join(parts) + " |"
+        )
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures (they draw what the functions above computed)
+
+
+def plot_calibration_map(cells: dict, mixings, ns=(2, 5), level: float = RULE["max_baseline_mcc"]):
+    """Heat map of each cell's median best-baseline MCC, the discriminating cells outlined.
+
+    Arguments:
+        cells: the protocol's ``cells`` (``{"<mixing>_n<n>_K<K>": {"median_best_baseline_mcc", "discriminating"}}``).
+        mixings: the mixing families, in row order.
+        ns: the numbers of informative variables, in column order.
+        level: the rule's level (shown in the title).
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    names = {(name.rsplit("_", 2)[0], int(name.rsplit("_", 2)[1][1:])): name for name in cells}
+    grid = np.array([[cells[names[m, n]]["median_best_baseline_mcc"] for n in ns] for m in mixings])
+    fig, ax = plt.subplots(figsize=(4.8, 0.45 * len(mixings) + 1.2))
+    image = ax.imshow(grid, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    for i, m in enumerate(mixings):
+        for j, n in enumerate(ns):
+            cell = cells[names[m, n]]
+            ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", color="w" if grid[i, j] < 0.6 else "k")
+            if cell["discriminating"]:
+                ax.add_patch(plt.Rectangle((j - 0.48, i - 0.48), 0.96, 0.96, fill=False, ec="r", lw=2))
+    ax.set_xticks(range(len(ns)), [f"n = {n}" for n in ns])
+    ax.set_yticks(range(len(mixings)), mixings)
+    ax.set_title(f"best baseline MCC (median); red: below {level}", fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.05)
+    fig.tight_layout()
+    return fig
+
+
+def plot_raw_against_gin(z, raw, gin, titles=("best raw coordinate of x", "GIN's matched variable")):
+    """Scatter of each true variable against its best raw coordinate (top row) and GIN's variable (bottom row).
+
+    Arguments:
+        z: true informative variables ``(N, n)``.
+        raw, gin: the matched columns, ``(N, n)`` each (already matched to z).
+        titles: the two rows' labels.
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    z, raw, gin = (np.asarray(a, dtype=float) for a in (z, raw, gin))
+    n = z.shape[1]
+    keep = np.random.default_rng(0).permutation(len(z))[:3000]
+    fig, axes = plt.subplots(2, n, figsize=(2.1 * n, 4.4), squeeze=False)
+    for row, (values, title) in enumerate(zip((raw, gin), titles)):
+        for i in range(n):
+            ax = axes[row, i]
+            ax.scatter(z[keep, i], values[keep, i], s=1, alpha=0.4, rasterized=True)
+            r = abs(np.corrcoef(z[:, i], values[:, i])[0, 1])
+            ax.set_title(f"$z_{i + 1}$: |r| = {r:.2f}", fontsize=8)
+            ax.tick_params(labelsize=6)
+        axes[row, 0].set_ylabel(title, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_success_curves(curves: dict, thresholds):
+    """Successes against the MCC threshold, one line per (cell, method), one panel per knee rule.
+
+    Arguments:
+        curves: ``{label: {"book": counts, "max_gap": counts, "runs": N}}``.
+        thresholds: the thresholds of the counts.
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
+    for ax, knee in zip(axes, ("book", "max_gap")):
+        for label, curve in curves.items():
+            ax.plot(thresholds, np.asarray(curve[knee]) / curve["runs"], marker="o", ms=3, label=label)
+        ax.set_xlabel("top-MCC threshold")
+        ax.set_title("book's knee (2x the median)" if knee == "book" else "largest drop", fontsize=9)
+        ax.set_ylim(-0.05, 1.05)
+    axes[0].set_ylabel("share of data sets recovered")
+    axes[1].legend(fontsize=6, loc="lower left")
+    fig.tight_layout()
+    return fig

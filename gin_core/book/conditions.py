@@ -347,11 +347,11 @@ def train_pair(
 
     rule = fit_sub_labels(x, u, per_class=per_class)
     sub = rule.assign(x, u)
-    description = f"{dataset}; batches balanced over {rule.describe()}"
+    description = f"{dataset}; {rule.balancing()}"
     out = {}
     for key, labels, n_classes, data in (
         ("labels", u, 10, description),
-        ("sublabels", sub, rule.n_conditions, f"{description}; conditioned on {rule.describe()}"),
+        ("sublabels", sub, rule.n_conditions, f"{description}; {rule.conditioning()}"),
     ):
         net = emnist_gin(seed=0)
         history = train(

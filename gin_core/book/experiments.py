@@ -422,6 +422,7 @@ def run_record(run: ArtificialRun) -> dict:
         **run.settings,
         **run.evaluation.summary(),
         "loss": run.history.loss[-1] if run.history.loss else None,
+        "step": run.history.fast,
         "seconds": run.seconds,
         "trajectory": run.trajectory,
     }
@@ -458,7 +459,9 @@ _SETTING_KEYS = (
 )
 
 
-def seed_sweep(data_seeds, net_seeds=(0,), cache: str | Path | None = None, log=print, **settings) -> list[dict]:
+def seed_sweep(
+    data_seeds, net_seeds=(0,), cache: str | Path | None = None, log=print, fast: bool | str = "auto", **settings
+) -> list[dict]:
     """Run :func:`run_artificial` over data seeds and network seeds, caching every record.
 
     Records already in ``cache`` (a JSON list written by this function) for the same
@@ -470,6 +473,8 @@ def seed_sweep(data_seeds, net_seeds=(0,), cache: str | Path | None = None, log=
         net_seeds: seeds of the network initialisation (restarts).
         cache: JSON file of records, or ``None``.
         log: called with a one-line summary per run (``None`` for silence).
+        fast: the training step of every run (:func:`run_artificial`; ``True``: compiled once for the
+            whole sweep). Not part of a record's key: compiled and eager runs agree to rounding.
         **settings: further arguments of :func:`run_artificial`.
 
     Returns:
@@ -487,7 +492,7 @@ def seed_sweep(data_seeds, net_seeds=(0,), cache: str | Path | None = None, log=
             wanted["milestones"] = list(wanted["milestones"])
             key = _key(wanted, _SETTING_KEYS)
             if key not in known:
-                record = run_record(run_artificial(**{k: v for k, v in wanted.items() if k in _RUN_ARGS}))
+                record = run_record(run_artificial(**{k: v for k, v in wanted.items() if k in _RUN_ARGS}, fast=fast))
                 known[key] = record
                 records.append(record)
                 if cache is not None:

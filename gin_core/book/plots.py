@@ -14,6 +14,7 @@ from __future__ import annotations
 import textwrap
 
 import numpy as np
+import torch
 
 from .._checks import as_float64
 from ..metrics import Spectrum, _abs_correlation, _array, align_to, latent_spectrum
@@ -275,16 +276,18 @@ def plot_marginal(data, i: int = 0, ax=None, bins: int = 80, title: str | None =
 
 
 def mosaic(images: np.ndarray, pad: int = 1, value: float = 1.0) -> np.ndarray:
-    """Tile ``(rows, cols, H, W)`` images into one array with ``pad`` pixels of ``value`` between them."""
-    images = np.asarray(images)
+    """Tile ``(rows, cols, H, W)`` images into one array with ``pad`` pixels of ``value`` between and around them.
+
+    torchvision's ``make_grid`` does the tiling.
+    """
+    from torchvision.utils import make_grid
+
+    images = np.asarray(images, dtype=np.float64)
     if images.ndim != 4:
         raise ValueError(f"mosaic expects (rows, cols, H, W), got shape {images.shape}")
     rows, cols, h, w = images.shape
-    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad), value, dtype=np.float64)
-    for r in range(rows):
-        for c in range(cols):
-            out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = images[r, c]
-    return out
+    flat = torch.from_numpy(images.reshape(rows * cols, 1, h, w))
+    return make_grid(flat, nrow=cols, padding=pad, pad_value=value)[0].numpy()
 
 
 def plot_spectrum_comparison(

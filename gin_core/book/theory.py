@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.stats import special_ortho_group
 
 from .._checks import as_float64 as _as_float64
 
@@ -327,7 +328,7 @@ def rotation_2d(degrees: float) -> np.ndarray:
 
 
 def random_rotation(n: int, seed: int = 0) -> np.ndarray:
-    """A Haar-random rotation matrix (orthogonal, determinant +1), float64.
+    """A Haar-random rotation matrix (orthogonal, determinant +1), float64: SciPy's ``special_ortho_group``.
 
     Arguments:
         n: dimension, at least 2.
@@ -338,12 +339,7 @@ def random_rotation(n: int, seed: int = 0) -> np.ndarray:
     """
     if n < 2:
         raise ValueError(f"a rotation needs n >= 2, got {n}")
-    rng = np.random.default_rng(seed)
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    q = q * np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] = -q[:, 0]
-    return q
+    return special_ortho_group.rvs(n, random_state=np.random.default_rng(seed))
 
 
 def standard_normal_log_likelihood(w) -> np.ndarray:

@@ -103,7 +103,7 @@ def export_weights(
         from .conditions import sublabel_nll
 
         rule = fit_sub_labels(x_train, u_train, per_class=args.sub_labels)
-        if f"conditioned on {rule.describe()}" not in training["dataset"]:
+        if rule.conditioning() not in training["dataset"].split("; "):
             raise ValueError(f"the checkpoint was trained on {training['dataset']!r}, not on {rule.describe()!r}")
         extra = {
             "conditions": rule.describe(),

@@ -109,11 +109,11 @@ def _run(args: argparse.Namespace) -> History:
         if args.stratify is not None:
             strata_rule = fit_sub_labels(x, u, per_class=args.stratify)
             strata = strata_rule.assign(x, u)
-            dataset += f"; batches balanced over {strata_rule.describe()}"
+            dataset += f"; {strata_rule.balancing()}"
         if args.sub_labels is not None:
             rule = fit_sub_labels(x, u, per_class=args.sub_labels)
             u, n_classes = rule.assign(x, u), rule.n_conditions
-            dataset += f"; conditioned on {rule.describe()}"
+            dataset += f"; {rule.conditioning()}"
         net = emnist_gin(volume_preserving=not args.glow, seed=args.seed)
         batch_size = args.batch_size or 240
     out = Path(args.out)
@@ -139,4 +139,3 @@ def _run(args: argparse.Namespace) -> History:
     final = f"final loss {history.loss[-1]:.4f} nats/dim" if history.loss else "no epoch trained"
     print(f"done: {history.epochs} epochs, {final}, checkpoint {out / 'checkpoint.pt'}")
     return history
-
