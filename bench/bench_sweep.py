@@ -12,7 +12,7 @@ Two sections, side by side in one run, written as JSON (default ``bench/results/
   least 0.95), and the core time per step and member (wall time x cores used / (runs x steps),
   data, process start-up, compilation and evaluation included); the serial sweep also records its
   training time per step.
-* ``ensemble_step``: the eager ensemble step (:class:`gin_core.training.ensemble.EnsembleStep`)
+* ``ensemble_step``: the eager ensemble step (:class:`gin_core.training.EnsembleStep`)
   of N = 1 ... 64 networks of Table 2, in thread CPU time and wall time per step and per member,
   against the FLOP floor of one member's step (its forward and backward FLOPs, counted by
   ``torch.utils.flop_counter``, at the speed of a 512 x 512 float32 matrix product at one thread,
@@ -42,8 +42,8 @@ from gin_core.book.experiments import run_artificial, run_record, success
 from gin_core.book.sweeps import ARTIFICIAL, local_workers, run_sweep
 from gin_core.checkpoints import save_json
 from gin_core.model import GIN
+from gin_core.training import EnsembleStep
 from gin_core.training.compiled import CompiledStep, compile_available
-from gin_core.training.ensemble import EnsembleStep
 from gin_core.training.steps import EagerStep
 
 FULL = dict(n_clusters=5, n_points=100_000, n_epochs=30, lr=1e-2, milestones=[10], batch_size=1000)

@@ -1,4 +1,4 @@
-"""Ensembles (gin_core.training.ensemble): each member is the run it would be alone, checkpoints resume exactly."""
+"""Ensembles (gin_core.training.ensemble, ensemble_loop): each member is its lone run; checkpoints resume exactly."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import gin_core
 from gin_core.checkpoints import CheckpointError, load_checkpoint
 from gin_core.model import GIN
 from gin_core.networks import coupling_flow
-from gin_core.training.ensemble import EnsembleStep, train_ensemble
-from gin_core.training.lock import LockedError, run_lock
+from gin_core.training import EnsembleStep, LockedError, run_lock, train_ensemble
 from gin_core.training.optim import make_optimizer
 
 pytestmark = pytest.mark.unit
@@ -162,6 +161,20 @@ def test_resume_checks_every_members_settings(tmp_path):
     gin_core.train(flows(1)[0], xs[0], us[0], 5, seed=1, fast=False, checkpoint=single, **one_epoch)
     with pytest.raises(CheckpointError, match="single run's checkpoint"):
         train_ensemble(flows(2), xs, us, 5, seeds=[1, 2], fast=False, checkpoint=single, **SCHEDULE)
+
+
+def test_a_single_run_refuses_an_ensembles_checkpoint(tmp_path):
+    """train (RunState.restore) on an ensemble's checkpoint: a CheckpointError that says what the file is."""
+    xs, us = member_data(2)
+    path = tmp_path / "e.pt"
+    one_epoch = {**SCHEDULE, "n_epochs": 1}
+    train_ensemble(flows(2), xs, us, 5, seeds=[1, 2], fast=False, checkpoint=path, **one_epoch)
+    before = path.read_bytes()
+    with pytest.raises(
+        CheckpointError, match=r"checkpoint of an ensemble of 2 members .* resume it with train_ensemble"
+    ):
+        gin_core.train(flows(1)[0], xs[0], us[0], 5, seed=1, fast=False, checkpoint=path, **SCHEDULE)
+    assert path.read_bytes() == before  # the ensemble's checkpoint is left as it was
 
 
 def test_a_second_run_into_a_locked_folder_stops(tmp_path):

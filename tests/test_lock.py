@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+import gin_core.training.lock as lock_module
 from gin_core.training.lock import LOCK_NAME, LockedError, hold_lock, lock_holder, run_lock
 
 pytestmark = pytest.mark.unit
@@ -42,7 +43,7 @@ def test_a_second_holder_in_this_process_is_refused_and_named(tmp_path):
         assert error.value.holder["pid"] == os.getpid()
         assert f"process {os.getpid()} on host {socket.gethostname()}, started {me['started']}" in str(error.value)
     assert lock_holder(tmp_path) is None
-    assert (tmp_path / LOCK_NAME).read_text() == ""  # the record goes with the lock
+    assert not (tmp_path / LOCK_NAME).exists()  # the holder removed its file (and its record) on release
     with run_lock(tmp_path):  # free again
         pass
 
@@ -69,3 +70,30 @@ def test_the_lock_file_is_created_with_its_folder(tmp_path):
     with hold_lock(path):
         assert path.is_file()
     assert lock_holder(tmp_path / "nowhere") is None
+
+
+def test_a_file_removed_between_open_and_lock_is_not_held(tmp_path, monkeypatch):
+    """The previous holder removes its file just after we opened it: we must lock the file now at the path.
+
+    Were the removed file locked instead, a second holder would lock the new file too, and two runs
+    would hold one folder.
+    """
+    path = tmp_path / "run.lock"
+    real_flock, calls = lock_module.fcntl.flock, []
+
+    def flock(fd, operation):
+        if not calls:  # the previous holder releases between our open and our flock
+            path.unlink()
+        calls.append(operation)
+        return real_flock(fd, operation)
+
+    path.write_text("")
+    monkeypatch.setattr(lock_module.fcntl, "flock", flock)
+    with hold_lock(path) as me:
+        assert len(calls) == 2  # locked the removed file, saw it gone, locked the one at the path
+        monkeypatch.setattr(lock_module.fcntl, "flock", real_flock)
+        assert path.is_file()  # a new file, locked by us
+        with pytest.raises(LockedError, match=f"process {me['pid']}"):
+            with hold_lock(path):
+                pass
+    assert not path.exists()

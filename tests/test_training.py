@@ -1,6 +1,12 @@
 """Tests of gin_core.training: exact resume after interruptions, checkpoints, reproducibility, errors, CLI."""
 
+import os
+import re
 import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -15,7 +21,7 @@ from gin_core import (
     make_artificial_data,
     train,
 )
-from gin_core.training import EagerStep, Step, make_optimizer
+from gin_core.training import EagerStep, LockedError, Step, lock_holder, make_optimizer, run_lock
 from gin_core.training.cli import main
 
 N_EPOCHS, BATCH = 3, 100  # 600 points: 6 steps per epoch, 18 in all; the lr drops at epoch 2
@@ -315,3 +321,84 @@ def test_stratified_training_resumes_bit_identically(data, tmp_path):
         run(data, tmp_path / "full.pt")
     with pytest.raises(ValueError, match="strata must be a long tensor"):
         train(artificial_gin(seed=0), data.x, data.u, 3, 1, 1e-2, BATCH, strata=strata[:10], progress=False)
+
+
+SLOW_RUN = """
+import sys, time
+from gin_core import artificial_gin, make_artificial_data, train
+from gin_core.training import Step
+
+real = Step.__call__
+
+def slow(self, *args, **kwargs):  # the first step announces the run, then every step waits
+    if not getattr(slow, "said", False):
+        print("training", flush=True)
+        slow.said = True
+    time.sleep(0.5)
+    return real(self, *args, **kwargs)
+
+Step.__call__ = slow
+data = make_artificial_data(n_clusters=3, n_points=600, seed=0)
+train(artificial_gin(seed=0), data.x, data.u, 3, n_epochs=100, lr=1e-2, batch_size=100, checkpoint=sys.argv[1],
+      progress=False, fast=False)
+"""
+
+
+def test_a_second_run_into_a_training_runs_folder_stops_and_names_it(data, tmp_path):
+    """Two runs into one folder: the second stops before touching the checkpoint, and names the first."""
+    path = tmp_path / "run" / "checkpoint.pt"
+    first = subprocess.Popen(
+        [sys.executable, "-c", SLOW_RUN, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        line = first.stdout.readline()  # printed at the first step: the run holds its folder by then
+        assert line.strip() == "training", f"the first run did not start: {first.communicate(timeout=60)[1][-2000:]}"
+        holder = lock_holder(path.parent)
+        assert holder["pid"] == first.pid and holder["host"] == socket.gethostname()
+        with pytest.raises(LockedError) as error:
+            run(data, path)
+        message = str(error.value)
+        assert f"process {first.pid} on host {socket.gethostname()}, started {holder['started']}" in message
+        assert str(path.parent) in message and "-c" in message  # the folder, and the first run's command
+        assert not path.exists()  # the second run wrote nothing (the first has not reached a checkpoint)
+    finally:
+        first.kill()
+        first.wait(timeout=30)
+
+
+def test_a_run_holds_its_folder_while_it_trains_and_releases_it(data, tmp_path):
+    path = tmp_path / "run" / "checkpoint.pt"
+    seen = []
+    real = Step.__call__
+
+    def step(self, *args, **kwargs):
+        seen.append(lock_holder(path.parent))
+        return real(self, *args, **kwargs)
+
+    with mock.patch.object(Step, "__call__", step):
+        run(data, path)
+    assert len(seen) == N_EPOCHS * 6 and all(h is not None and h["pid"] == os.getpid() for h in seen)
+    assert lock_holder(path.parent) is None  # released after a normal end
+    assert sorted(p.name for p in path.parent.iterdir()) == ["checkpoint.pt"]  # the lock file went with the lock
+    with run_lock(path.parent):  # and anyone may take the folder again
+        pass
+
+
+def test_the_folder_is_released_after_an_interruption_and_the_run_resumes(data, tmp_path):
+    path = tmp_path / "run" / "checkpoint.pt"
+    run(data, path, stop=4)  # KeyboardInterrupt after 4 steps: the checkpoint is written, the folder released
+    assert lock_holder(path.parent) is None and load_checkpoint(path)["position"] == 4
+    with run_lock(path.parent) as me:  # held by this test: a resume is refused and names the holder
+        with pytest.raises(
+            LockedError, match=re.escape(f"process {me['pid']} on host {me['host']}, started {me['started']}")
+        ):
+            run(data, path)
+    assert load_checkpoint(path)["position"] == 4  # the refused run did not touch the checkpoint
+    assert_same_run(run(data, tmp_path / "whole" / "checkpoint.pt"), run(data, path))  # free again: it resumes
+
+
+def test_a_run_without_checkpoint_takes_no_lock(data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with run_lock(Path.cwd()):
+        run(data)  # no checkpoint, no folder: nothing to lock
+    assert list(tmp_path.iterdir()) == []

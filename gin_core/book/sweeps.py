@@ -2,7 +2,7 @@
 
 A **grid** is a list of settings dictionaries (JSON values). A :class:`Task` says how to run one
 settings dictionary (``run``), and optionally how to run several at once as an ensemble
-(``run_pack``, e.g. :func:`gin_core.training.ensemble.train_ensemble`) and which runs may share
+(``run_pack``, e.g. :func:`gin_core.training.train_ensemble`) and which runs may share
 one (``pack_by``). :func:`run_sweep` executes the runs not yet recorded through an executor:
 
 * ``"processes"`` (the default): local processes, one per core, one thread each; the pending
@@ -54,6 +54,7 @@ import torch
 from tqdm import tqdm
 
 from ..artificial import GENERATOR_VERSION
+from ..training import train_ensemble
 from ..training.lock import LockedError, hold_lock
 
 __all__ = [
@@ -155,9 +156,10 @@ class RecordStore:
 
 def _held(path: Path) -> bool:
     """Whether a live process holds the exclusive lock on ``path``."""
-    if not path.is_file():
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:  # no claim, or its holder ended and removed it
         return False
-    fd = os.open(path, os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -445,7 +447,7 @@ def _artificial_pack_key(settings: dict) -> dict:
 
 
 def artificial_pack(runs: list[dict]) -> list[dict]:
-    """Several artificial runs of one schedule as one ensemble (:func:`~gin_core.training.ensemble.train_ensemble`).
+    """Several artificial runs of one schedule as one ensemble (:func:`~gin_core.training.train_ensemble`).
 
     Each member is the run :func:`artificial_run` does (its own data seed, network seed, shuffling
     and noise), evaluated the same way (:func:`~gin_core.book.experiments.evaluate_run`); its
@@ -457,7 +459,6 @@ def artificial_pack(runs: list[dict]) -> list[dict]:
     Returns:
         The results, in order.
     """
-    from ..training.ensemble import train_ensemble
     from .experiments import ArtificialRun, evaluate_run, make_learner, run_record, split_data
 
     shared = _artificial_pack_key(runs[0])

@@ -44,7 +44,7 @@ from . import auto
 from .auto import choose, compile_available
 from .steps import EagerStep, Step
 
-__all__ = ["CompiledStep", "make_step", "compile_available"]
+__all__ = ["CompiledStep", "make_step", "compile_available", "deterministic"]
 
 
 def _loss(template, n_conditions, volume_preserving, amp, params, buffers, base, x, u):
@@ -147,7 +147,7 @@ class CompiledStep(Step):
     def __call__(self, x: torch.Tensor, u: torch.Tensor, noise: float = 0.01, generator=None) -> float:
         if not self.compile or x.device.type != "cpu":  # CUDA's deterministic mode would need cuBLAS settings
             return super().__call__(x, u, noise, generator)
-        with _deterministic():
+        with deterministic():
             return super().__call__(x, u, noise, generator)
 
     def loss_terms(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -217,8 +217,8 @@ def make_step(fast, model: GIN, x_shape, dtype, device, lr: float, planned_steps
 
 
 @contextlib.contextmanager
-def _deterministic():
-    """Deterministic algorithms while the compiled step is built and run (forward, backward, Adam).
+def deterministic():
+    """Deterministic algorithms while a compiled step (single or ensemble) is built and run (forward, backward, Adam).
 
     With more than one thread, inductor's CPU kernels accumulate the class sums of the batch
     statistics (``index_add``) and the backward of row gathers with atomic adds, whose order varies

@@ -8,9 +8,13 @@ time and command, which the holder writes into the lock file.
 
 The kernel drops a ``flock`` when its holder's file is closed, so also when the process dies
 (``SIGKILL`` included): a crashed run never leaves a stale lock, and the next run simply
-takes it. The lock file itself is left in place (removing it while another process has it
-open would let two processes lock two different files of one name). On network file systems
-``flock`` is as reliable as the file system's own locking (NFSv4: yes; some older mounts: no).
+takes it (a killed holder's file stays behind, unlocked, until then). A holder that ends
+normally removes the lock file while it still holds the lock, so finished runs leave no file
+behind; a process that opened the file just before it was removed notices, once it holds the
+lock, that its file is no longer the one at the path, and locks the new one instead (the usual
+protocol for removable lock files: two processes never hold two files of one name). On network
+file systems ``flock`` is as reliable as the file system's own locking (NFSv4: yes; some older
+mounts: no).
 
 References:
     ``flock(2)``, Linux manual.
@@ -67,7 +71,10 @@ def _holder_record() -> dict:
 
 def _read(path: Path) -> dict | None:
     """The holder's record in the lock file; ``None`` while it is being written (the holder writes it just after locking)."""
-    text = path.read_text() if path.is_file() else ""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:  # the holder ended and removed it since
+        return None
     try:
         return json.loads(text) if text.strip() else None
     except json.JSONDecodeError:  # read between the holder's truncate and its write: only the message loses detail
@@ -76,7 +83,7 @@ def _read(path: Path) -> dict | None:
 
 @contextlib.contextmanager
 def hold_lock(path: str | os.PathLike) -> Iterator[dict]:
-    """Hold an exclusive lock on the file ``path`` (created if missing) for the ``with`` block.
+    """Hold an exclusive lock on the file ``path`` (created if missing, removed on release) for the ``with`` block.
 
     Non-blocking: if another open file (another process, or another ``with`` in this one)
     holds it, raise at once.
@@ -92,12 +99,17 @@ def hold_lock(path: str | os.PathLike) -> Iterator[dict]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             raise LockedError(path, _read(path)) from None
+        if _is_current(fd, path):
+            break
+        os.close(fd)  # the previous holder removed this file after we opened it: lock the file now at the path
+    try:
         record = _holder_record()
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
@@ -105,9 +117,20 @@ def hold_lock(path: str | os.PathLike) -> Iterator[dict]:
         try:
             yield record
         finally:
-            os.ftruncate(fd, 0)  # the holder's record goes with the lock
+            if _is_current(fd, path):  # removed while still locked: whoever opened it meanwhile will retry
+                path.unlink()
     finally:
         os.close(fd)  # closing drops the flock
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    """Whether the open file ``fd`` is still the file at ``path`` (not removed or replaced since it was opened)."""
+    try:
+        now = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (now.st_dev, now.st_ino)
 
 
 def run_lock(folder: str | os.PathLike) -> contextlib.AbstractContextManager[dict]:
@@ -133,9 +156,10 @@ def lock_holder(folder: str | os.PathLike) -> dict | None:
         The holder's record (``pid``, ``host``, ``started``, ``command``), or ``None``.
     """
     path = Path(folder) / LOCK_NAME
-    if not path.is_file():
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:  # nobody holds it (a holder that ended removed the file)
         return None
-    fd = os.open(path, os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

@@ -20,14 +20,25 @@ from .._checks import check_finite, check_labels
 from ..checkpoints import load_checkpoint, save_checkpoint
 from ..model import GIN
 from .compiled import make_step
+from .lock import run_lock
 from .optim import default_device, lr_at
 from .sampling import epoch_order
 from .state import History, RunState, TrainSettings
 
-__all__ = ["train"]
+__all__ = ["train", "as_model", "check_arguments"]
 
 
-def _check_arguments(x, u, n_classes, n_epochs, lr, batch_size, noise, strata) -> None:
+def check_arguments(x, u, n_classes, n_epochs, lr, batch_size, noise, strata) -> None:
+    """Check a run's data and settings (as :func:`train` takes them), with errors that name the culprit.
+
+    Arguments:
+        x, u: the training data and its labels.
+        n_classes: the model's number of conditions.
+        n_epochs, lr, batch_size, noise, strata: as :func:`train`.
+
+    Raises:
+        TypeError, ValueError: the first argument that is wrong, and why.
+    """
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise TypeError(f"x must be a floating point torch.Tensor, got {type(x).__name__} {getattr(x, 'dtype', '')}")
     check_finite(x, "x")
@@ -45,7 +56,20 @@ def _check_arguments(x, u, n_classes, n_epochs, lr, batch_size, noise, strata) -
             raise ValueError("strata must be non-negative integers")
 
 
-def _as_model(net: nn.Module, n_classes: int | None, learned_stats: bool) -> GIN:
+def as_model(net: nn.Module, n_classes: int | None, learned_stats: bool) -> GIN:
+    """``net`` as the :class:`~gin_core.model.GIN` a run trains: a model is checked, a bare flow is paired with a base.
+
+    Arguments:
+        net: a :class:`~gin_core.model.GIN`, or a bare flow.
+        n_classes: number of conditions (needed with a bare flow; checked against a model's).
+        learned_stats: learned base statistics (checked against a model's).
+
+    Returns:
+        The model (``net`` itself if it is one).
+
+    Raises:
+        ValueError: the settings disagree with the model, or a bare flow comes without ``n_classes``.
+    """
     if isinstance(net, GIN):
         if n_classes is not None and n_classes != net.n_conditions:
             raise ValueError(f"n_classes={n_classes} but the model has {net.n_conditions} conditions")
@@ -115,7 +139,11 @@ def train(
     the command line on SIGTERM). If the file exists, training resumes from it and ends
     exactly as an uninterrupted run would (on CPU, bit for bit); a file written with other
     settings (:class:`~gin_core.training.state.TrainSettings`, or another network) stops with a
-    :class:`~gin_core.checkpoints.CheckpointError` naming them.
+    :class:`~gin_core.checkpoints.CheckpointError` naming them. While it trains, the run holds
+    the run lock of the checkpoint's folder (:func:`~gin_core.training.lock.run_lock`): a second
+    run started into that folder stops at once with a
+    :class:`~gin_core.training.lock.LockedError` that names the first (process, host, start
+    time, command). The lock is released when the run ends, normally or not.
 
     Arguments:
         net: a :class:`~gin_core.model.GIN`, or a bare flow (``w, log_det = net(x)``) that is
@@ -130,7 +158,7 @@ def train(
         noise: standard deviation of the Gaussian noise added to each batch.
         learned_stats: learn class means and log-stds instead of batch estimates.
         seed: seeds the shuffling and the noise.
-        checkpoint: path of the checkpoint file, or ``None``.
+        checkpoint: path of the checkpoint file, or ``None``; its folder is locked while the run trains.
         checkpoint_every: epochs between checkpoints.
         device: default :func:`~gin_core.training.optim.default_device`.
         progress: show a progress bar with the loss.
@@ -148,6 +176,9 @@ def train(
         The :class:`~gin_core.training.state.History` of all epochs, resumed ones included, with
         the trained model.
 
+    Raises:
+        LockedError: another run holds the checkpoint's folder.
+
     References:
         Sorrenson et al. (2020), §4.3.1, §4.4.1, Appendix D.1.
     """
@@ -155,8 +186,8 @@ def train(
     if missing:
         raise TypeError(f"train() needs {', '.join(missing)}")
     device = torch.device(device) if device is not None else default_device()
-    model = _as_model(net, n_classes, learned_stats)
-    _check_arguments(x, u, model.n_conditions, n_epochs, lr, batch_size, noise, strata)
+    model = as_model(net, n_classes, learned_stats)
+    check_arguments(x, u, model.n_conditions, n_epochs, lr, batch_size, noise, strata)
     settings = TrainSettings(
         batch_size=int(batch_size),
         lr=float(lr),
@@ -172,9 +203,19 @@ def train(
         strata_sizes=None if strata is None else tuple(torch.bincount(strata).tolist()),
     )
     model.to(device).train()
-    generator = torch.Generator(device=device).manual_seed(int(seed))
+    if checkpoint is None:
+        return _train(model, x, u, strata, settings, n_epochs, None, checkpoint_every, device, progress, fast)
+    with run_lock(Path(checkpoint).parent):  # a second run into this folder stops here, naming this one
+        return _train(model, x, u, strata, settings, n_epochs, checkpoint, checkpoint_every, device, progress, fast)
+
+
+def _train(model, x, u, strata, settings, n_epochs, checkpoint, checkpoint_every, device, progress, fast) -> History:
+    """The run of :func:`train` once its arguments are checked (and its folder locked): resume, epochs, checkpoints."""
+    batch_size, lr = settings.batch_size, settings.lr
+    generator = torch.Generator(device=device).manual_seed(settings.seed)
     steps = x.shape[0] // batch_size
-    saved = load_checkpoint(checkpoint, map_location=device) if checkpoint and Path(checkpoint).is_file() else None
+    resume = checkpoint is not None and Path(checkpoint).is_file()
+    saved = load_checkpoint(checkpoint, map_location=device) if resume else None
     done = min(int(saved["epoch"]) * steps + int(saved["position"]), n_epochs * steps) if saved else 0
     saved_mode = (saved.get("fast") or "eager") if saved is not None else None  # older checkpoints: eager
     shape = (batch_size, *x.shape[1:])

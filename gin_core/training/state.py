@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..checkpoints import FORMAT, VERSION, code_commit, compare_settings, load_checkpoint, load_state
+from ..checkpoints import FORMAT, VERSION, CheckpointError, code_commit, compare_settings, load_checkpoint, load_state
 from ..model import GIN
 
 __all__ = ["TrainSettings", "History", "RunState", "network_record"]
@@ -143,8 +143,19 @@ class RunState:
         }
 
     def restore(self, path: Path, device: torch.device, state: dict | None = None) -> None:
-        """Continue from the checkpoint at ``path`` (or its loaded ``state``) after checking its settings."""
+        """Continue from the checkpoint at ``path`` (or its loaded ``state``) after checking its settings.
+
+        Raises:
+            CheckpointError: the checkpoint is an ensemble's (:func:`~gin_core.training.train_ensemble`), or
+                its settings differ from this run's (each difference named).
+        """
         state = state if state is not None else load_checkpoint(path, map_location=device)
+        if state.get("kind") is not None:  # a single run's checkpoint has no kind; an ensemble's says "ensemble"
+            raise CheckpointError(
+                f"{path} is the checkpoint of an {state['kind']} of {state.get('members', '?')} members "
+                "(gin_core.training.train_ensemble), not of a single run; resume it with train_ensemble, or give "
+                "this run another checkpoint file"
+            )
         compare_settings(state["network"], self.network, "network settings", path)
         compare_settings(state["training"], self.settings.record(), "training settings", path)
         model = self.step.model
