@@ -9,7 +9,10 @@
 
 Experiment 1 (5 clusters) and experiment 2 (3 clusters), 100,000 points; the runs are cached in
 bench/results/artificial_exp{1,2}_drop10_dev.json (development) and
-bench/results/artificial_protocol_exp{1,2}_test.json (held out).
+bench/results/artificial_protocol_exp{1,2}_test.json (held out). They run through
+gin_core.book.experiments.seed_sweep (the sweep runner, one run after another: each restart
+depends on the run before it). `--smoke --results DIR` checks the wiring on tiny data in a
+scratch folder.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -41,21 +45,33 @@ def _protocol(args) -> Protocol:
     )
 
 
-def _apply(protocol: Protocol, seeds, cache_name: str) -> dict:
+SMOKE = dict(n_points=600, n_val=200, batch_size=100)  # tiny data: checks the wiring, measures nothing
+
+
+def _apply(protocol: Protocol, seeds, cache_name: str, results: Path | None = None, data: dict | None = None) -> dict:
     out = {}
     for name, clusters in EXPERIMENTS.items():
-        cache = results_path(cache_name.format(name=name))
-        chosen = run_protocol(protocol, seeds, cache=cache, log=lambda s: print(s, flush=True), n_clusters=clusters)
+        cache = _path(cache_name.format(name=name), results)
+        chosen = run_protocol(protocol, seeds, cache=cache, log=_print, n_clusters=clusters, **(data or {}))
         out[name] = protocol_score(protocol, chosen)
         print(f"{name}: {out[name]['successes']} of {out[name]['data_sets']} ({out[name]['runs']} runs)", flush=True)
     return out
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def _path(name: str, results: Path | None) -> Path:
+    return results / name if results is not None else results_path(name)
 
 
 def _commit() -> str:
     return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
 
 
-def main(argv=None):
+def main(argv=None) -> dict:
+    """Run one step; returns the development score (dev, freeze) or the held-out score (score)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("step", choices=["dev", "freeze", "score"])
     p.add_argument("--epochs", type=int, default=30)
@@ -66,14 +82,19 @@ def main(argv=None):
     p.add_argument("--select-by", choices=["val_nll", "knee"], default="val_nll")
     p.add_argument("--min-knee-ratio", type=float, default=5.0)
     p.add_argument("--note", default="", help="freeze: why this protocol (stored with it)")
+    p.add_argument("--results", type=Path, default=None, help="folder of the records (default bench/results)")
+    p.add_argument("--smoke", action="store_true", help=f"tiny data ({SMOKE}); needs --results (a scratch folder)")
     args = p.parse_args(argv)
+    if args.smoke and args.results is None:
+        p.error("--smoke writes tiny runs: give --results (a scratch folder), not the book's records")
+    data = SMOKE if args.smoke else {}
     torch.set_num_threads(1)
     command = "python " + " ".join(sys.argv)
     print(f"command: {command}", flush=True)
-    frozen_path, test_path = results_path("protocol.json"), results_path("protocol_test.json")
+    frozen_path, test_path = _path("protocol.json", args.results), _path("protocol_test.json", args.results)
     if args.step in ("dev", "freeze"):
         protocol = _protocol(args)
-        dev = _apply(protocol, DEV_SEEDS, "artificial_{name}_drop10_dev.json")
+        dev = _apply(protocol, DEV_SEEDS, "artificial_{name}_drop10_dev.json", args.results, data)
         if args.step == "freeze":
             if frozen_path.exists():
                 raise SystemExit(f"{frozen_path} exists: the protocol is already frozen")
@@ -89,13 +110,13 @@ def main(argv=None):
             }
             save_json(frozen_path, record)
             print(f"frozen in {frozen_path}")
-        return
+        return dev
     if test_path.exists():
         raise SystemExit(f"{test_path} exists: the held-out seeds were scored once already")
     frozen = json.loads(frozen_path.read_text())
     protocol = Protocol(**{k: tuple(v) if isinstance(v, list) else v for k, v in frozen["protocol"].items()})
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    test = _apply(protocol, TEST_SEEDS, "artificial_protocol_{name}_test.json")
+    test = _apply(protocol, TEST_SEEDS, "artificial_protocol_{name}_test.json", args.results, data)
     save_json(
         test_path,
         {
@@ -110,6 +131,7 @@ def main(argv=None):
         },
     )
     print(f"scored in {test_path}")
+    return test
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The benchmark scripts run (tiny settings), and the README's speed table is the one rendered from its record."""
+"""The benchmark scripts run (tiny settings), and the README's speed and sweep tables are the ones rendered from their records."""
 
 import importlib.util
 import json
@@ -48,6 +48,44 @@ def test_readme_speed_table_is_rendered_from_the_record():
         pytest.fail(f"{table.RESULTS} is missing: run bench/bench_step.py with --out (command in bench/README.md)")
     rendered = table.render(json.loads(table.RESULTS.read_text()))
     assert rendered in (ROOT / "README.md").read_text()
+
+
+def test_readme_sweep_tables_are_rendered_from_the_record():
+    table = load("sweep_table")
+    if not table.RESULTS.is_file():
+        pytest.fail(f"{table.RESULTS} is missing: run bench/bench_sweep.py (command in the README's Sweeps section)")
+    record = json.loads(table.RESULTS.read_text())
+    rendered = table.render(record)
+    assert rendered in (ROOT / "README.md").read_text()
+    assert "**not met**" in rendered  # the record's verdicts: 0.78x, and 14.5x the floor at best
+    with pytest.raises(ValueError, match="--smoke run"):
+        table.render({**record, "smoke": True})
+
+
+def test_the_artificial_sweep_script_runs_and_reuses_its_records(tmp_path, capsys):
+    sweep = load("artificial_sweep")
+    tiny = "--n-points 600 --n-val 200 --epochs 2 --drop 1 --batch-size 100 --eval-every 1".split()
+    first = sweep.main(["--name", "tiny", "--data-seeds", "0-1", *tiny, "--results", str(tmp_path)])
+    assert [(r["data_seed"], r["net_seed"]) for r in first] == [(0, 0), (1, 0)]
+    assert [p["epoch"] for p in first[0]["trajectory"]] == [1, 2]
+    assert json.loads((tmp_path / "artificial_tiny.json").read_text()) == first
+    assert capsys.readouterr().out.count("data_seed=") == 2
+    again = sweep.main(["--name", "tiny", "--data-seeds", "0-2", *tiny, "--results", str(tmp_path)])
+    assert again[:2] == first and capsys.readouterr().out.count("data_seed=") == 1  # only seed 2 ran
+
+
+def test_the_protocol_script_runs_its_three_steps_on_tiny_data(tmp_path):
+    protocol = load("protocol")
+    rule = ["--epochs", "2", "--drop", "1", "--smoke", "--results", str(tmp_path)]
+    dev = protocol.main(["dev", *rule])
+    assert {name: score["data_sets"] for name, score in dev.items()} == {"exp1": 10, "exp2": 10}
+    assert protocol.main(["freeze", *rule]) == dev  # the development runs are reused, not rerun
+    test = protocol.main(["score", "--smoke", "--results", str(tmp_path)])
+    assert json.loads((tmp_path / "protocol_test.json").read_text())["score"] == json.loads(json.dumps(test))
+    with pytest.raises(SystemExit, match="scored once already"):
+        protocol.main(["score", "--smoke", "--results", str(tmp_path)])
+    with pytest.raises(SystemExit):  # tiny runs never go into the book's records
+        protocol.main(["dev", "--smoke"])
 
 
 def test_bench_gpu_smoke_runs_the_gpu_code_paths_on_cpu():

@@ -9,6 +9,7 @@ valleys, and the records and tables the chapters read (``load_records``, ``resul
 
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from gin_core.book.experiments import (
     select_restart,
     split_data,
     success,
+    sweep_executor,
     validation_nll,
 )
 from gin_core.loss import class_conditional_nll
@@ -138,6 +140,97 @@ def test_seed_sweep_caches_and_resumes(tmp_path):
     assert len(lines) == 4 and len(load_records(cache)) == 4
     with pytest.raises(FileNotFoundError, match="bench script"):
         load_records(tmp_path / "missing.json")
+
+
+SETTINGS = (  # the settings a seed_sweep record is found by (gin_core.book.experiments keys records by these)
+    "n_clusters", "n_points", "data_seed", "net_seed", "n_epochs", "lr", "milestones", "batch_size", "noise",
+    "volume_preserving", "n_val", "n_latent", "variances", "init", "mixing_points", "mixing", "permute_labels",
+    "generator",
+)  # fmt: skip
+ADDED_LATER = {"mixing_points": 110_000, "mixing": "paper", "permute_labels": False}  # older records lack them
+
+
+def logged_sweeps() -> list[Path]:
+    """The seed sweep records in bench/results (JSON lists written by seed_sweep; not the calibration)."""
+    files = sorted((REPO / "bench" / "results").glob("artificial_*.json"))
+    files += sorted((REPO / "bench" / "results").glob("mixing_*.json"))
+    return [f for f in files if f.name != "mixing_calibration.json" and isinstance(json.loads(f.read_text()), list)]
+
+
+def test_records_written_by_the_old_code_are_reused_without_training(tmp_path, monkeypatch):
+    """Every logged record of this data generator is found by the same request, and nothing is trained or written.
+
+    The files in bench/results were written by the seed_sweep loop that preceded the sweep runner;
+    a request rebuilt from a record's own settings must return that record (the last one of its
+    settings, as before) from a copy of its file, which must stay byte for byte as it was.
+    """
+    import gin_core.book.experiments as experiments
+    from gin_core.artificial import GENERATOR_VERSION
+
+    def no_training(*args, **settings):
+        raise AssertionError(f"seed_sweep trained a run that its cache holds ({settings.get('dataset')})")
+
+    monkeypatch.setattr(experiments, "train", no_training)  # run_artificial's training
+    files = logged_sweeps()
+    assert len([f for f in files if f.name.startswith("artificial_")]) >= 15, [f.name for f in files]
+    checked, without_later_settings = 0, 0
+    for path in files:
+        copy = tmp_path / path.name
+        copy.write_bytes(path.read_bytes())
+        records = json.loads(copy.read_text())
+        for record in records:
+            if record.get("generator") != GENERATOR_VERSION:  # older generators' records are never reused
+                continue
+            settings = {
+                k: record[k] for k in SETTINGS if k in record and k not in ("data_seed", "net_seed", "generator")
+            }
+            lines = []
+            found = seed_sweep([record["data_seed"]], [record["net_seed"]], cache=copy, log=lines.append, **settings)
+            same = [
+                r
+                for r in records
+                if all(r.get(k, ADDED_LATER.get(k)) == record.get(k, ADDED_LATER.get(k)) for k in SETTINGS)
+            ]
+            assert json.dumps(found, sort_keys=True) == json.dumps(same[-1:], sort_keys=True), (path.name, settings)
+            assert lines == []
+            checked += 1
+            without_later_settings += not set(ADDED_LATER) <= set(record)
+        assert copy.read_bytes() == path.read_bytes(), f"{path.name} was rewritten"
+    assert checked >= 200 and without_later_settings > 0, (checked, without_later_settings)
+
+
+def test_a_sweep_through_local_processes_gives_the_serial_records(tmp_path):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the serial sweep runs at the caller's threads; the processes at one thread
+    try:
+        serial = seed_sweep([0, 1], [0], cache=tmp_path / "serial.json", log=None, eval_epochs=(1,), **TINY)
+    finally:
+        torch.set_num_threads(threads)
+    lines = []
+    with sweep_executor("processes", workers=2):
+        parallel = seed_sweep([0, 1], [0], cache=tmp_path / "parallel.json", log=lines.append, eval_epochs=(1,), **TINY)
+    assert len(lines) == 2 and len(load_records(tmp_path / "parallel.json")) == 2
+    for a, b in zip(serial, parallel):  # bit for bit: the same lone runs at one thread, in other processes
+        assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
+    assert [r["epoch"] for r in parallel[0]["trajectory"]] == [1, 2]
+    with pytest.raises(ValueError, match="executor must be"):
+        with sweep_executor("threads"):
+            pass
+
+
+def test_two_sweeps_into_one_cache_lose_and_double_no_record(tmp_path):
+    cache = tmp_path / "sweep.json"
+    with ThreadPoolExecutor(2) as pool:  # overlapping sweeps: seed 1 is run by both
+        a, b = pool.map(lambda seeds: seed_sweep(seeds, [0], cache=cache, log=None, **TINY), ([0, 1], [1, 2]))
+    records = load_records(cache)
+    assert sorted(r["data_seed"] for r in records) == [0, 1, 2]  # each run once, none lost
+    assert a[1] == b[0] == next(r for r in records if r["data_seed"] == 1)  # both return the record kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.json"]  # no lock or temporary file left
+
+
+def test_seed_sweep_refuses_settings_it_cannot_run(tmp_path):
+    with pytest.raises(ValueError, match=r"does not take per sweep: \['checkpoint', 'epochs'\]"):
+        seed_sweep([0], [0], cache=None, log=None, epochs=3, checkpoint=tmp_path / "c.pt", **TINY)
 
 
 def test_results_path_is_below_the_book_root(tmp_path, monkeypatch):

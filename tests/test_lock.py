@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -97,3 +98,27 @@ def test_a_file_removed_between_open_and_lock_is_not_held(tmp_path, monkeypatch)
             with hold_lock(path):
                 pass
     assert not path.exists()
+
+
+def test_a_waiting_holder_takes_the_lock_once_it_is_free(tmp_path):
+    path = tmp_path / "file.lock"
+    released = threading.Event()
+
+    def hold_briefly(ready: threading.Event):
+        with hold_lock(path):
+            ready.set()
+            time.sleep(0.5)
+        released.set()
+
+    ready = threading.Event()
+    holder = threading.Thread(target=hold_briefly, args=(ready,))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(LockedError, match=f"process {os.getpid()}"):
+            with hold_lock(path, wait=0.05):  # waits a little, then names the holder
+                pass
+        with hold_lock(path, wait=30):  # waits until the holder lets go
+            assert released.is_set()
+    finally:
+        holder.join(timeout=30)

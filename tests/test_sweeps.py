@@ -15,6 +15,7 @@ from pathlib import Path
 import cloudpickle
 import distributed
 import pytest
+import torch
 
 from gin_core.book.sweeps import ARTIFICIAL, RecordStore, Task, plan_packs, run_key, run_sweep
 
@@ -145,6 +146,35 @@ def test_packed_runs_agree_with_lone_runs(tmp_path):
         run_sweep([{"data_seed": 0, "epochs": 3}], ARTIFICIAL, tmp_path / "bad", executor="serial", progress=False)
 
 
+def test_each_record_is_reported_as_its_pack_finishes(tmp_path):
+    seen = []
+    records = run_sweep(grid_of(3), SQUARE, tmp_path, executor="serial", progress=False, on_record=seen.append)
+    assert comparable(seen) == comparable(records)  # serial: in grid order, each once
+    again = []
+    run_sweep(grid_of(4), SQUARE, tmp_path, executor="serial", progress=False, on_record=again.append)
+    assert [r["result"]["value"] for r in again] == [9]  # only the record this sweep wrote
+
+
+def test_serial_runs_keep_the_callers_threads_when_asked(tmp_path):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        kept = run_sweep(grid_of(1), SQUARE, tmp_path / "kept", executor="serial", progress=False, threads=None)
+        one = run_sweep(grid_of(1), SQUARE, tmp_path / "one", executor="serial", progress=False)
+        assert torch.get_num_threads() == 2  # restored after the runs
+    finally:
+        torch.set_num_threads(threads)
+    assert kept[0]["run"]["torch_threads"] == 2 and one[0]["run"]["torch_threads"] == 1
+
+
+def claim_holder(path: Path) -> dict:
+    """The record in a claim file; ``{}`` if it is empty or its holder removed it since the listing (it finished)."""
+    try:
+        return json.loads(path.read_text() or "{}")
+    except FileNotFoundError:  # a finished run's claim goes with its lock: not a failure, the run is just done
+        return {}
+
+
 @pytest.fixture
 def dask_client():
     with distributed.LocalCluster(
@@ -176,7 +206,7 @@ def test_a_killed_dask_worker_loses_no_record_and_the_rerun_completes(tmp_path, 
         pids = set(dask_client.run(os.getpid).values())
         busy = None
         while busy is None and time.monotonic() < deadline:
-            holders = [json.loads(p.read_text() or "{}") for p in (tmp_path / "claims").glob("*.lock")]
+            holders = [claim_holder(p) for p in (tmp_path / "claims").glob("*.lock")]
             busy = next((h["pid"] for h in holders if h.get("pid") in pids), None)
             time.sleep(0.02)
         assert busy is not None, "no worker was running a run"

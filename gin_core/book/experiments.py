@@ -15,10 +15,15 @@ References:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
+import inspect
 import json
 import math
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,10 +36,11 @@ from ..flows import DiagonalScaling, InvertibleSequential, encode
 from ..likelihood import heldout_nll
 from ..metrics import AffineFit, Spectrum, affine_fit, count_informative, latent_spectrum, mcc
 from ..networks import artificial_gin
-from ..training import History, train
+from ..training import History, hold_lock, train
 from .atlas import DEFAULT_KNEE
 from .benchmark import purity
 from .settings import results_dir
+from .sweeps import Task, run_sweep
 
 __all__ = [
     "split_data",
@@ -47,6 +53,7 @@ __all__ = [
     "make_learner",
     "scrambling_scales",
     "seed_sweep",
+    "sweep_executor",
     "select_restart",
     "success",
     "marginal_valley",
@@ -459,14 +466,48 @@ _SETTING_KEYS = (
 )
 
 
+_EXECUTOR: contextvars.ContextVar[tuple] = contextvars.ContextVar("seed_sweep_executor", default=("serial", None))
+
+
+@contextlib.contextmanager
+def sweep_executor(executor="processes", workers: int | None = None) -> Iterator[None]:
+    """Run the missing runs of every :func:`seed_sweep` in the ``with`` block through ``executor``.
+
+    :func:`seed_sweep` runs them one after another in the calling process by default (the
+    ``"serial"`` executor of :func:`gin_core.book.sweeps.run_sweep`, at the caller's thread
+    count). Inside this block they go to local processes (one thread each, one process per core)
+    or a Dask cluster; :func:`run_protocol` and the chapters' sweeps follow, their arguments
+    unchanged. Each run is still one lone run (no ensembles), so the records are those of the
+    serial sweep (bit for bit on CPU at one thread).
+
+    Arguments:
+        executor: ``"processes"``, ``"serial"`` or a ``distributed.Client``.
+        workers: local processes (default: one per core).
+
+    Example:
+        >>> with sweep_executor("processes", workers=2):  # doctest: +SKIP
+        ...     seed_sweep(range(10), cache="bench/results/artificial_exp1_paper.json")
+    """
+    if not (executor in ("processes", "serial") or hasattr(executor, "scheduler_info")):
+        raise ValueError(f"executor must be 'processes', 'serial' or a distributed.Client, got {executor!r}")
+    token = _EXECUTOR.set((executor, workers))
+    try:
+        yield
+    finally:
+        _EXECUTOR.reset(token)
+
+
 def seed_sweep(
     data_seeds, net_seeds=(0,), cache: str | Path | None = None, log=print, fast: bool | str = "auto", **settings
 ) -> list[dict]:
     """Run :func:`run_artificial` over data seeds and network seeds, caching every record.
 
     Records already in ``cache`` (a JSON list written by this function) for the same
-    settings are reused, not recomputed; each new record is appended to the file as soon as
-    it is made, so an interrupted sweep resumes where it stopped.
+    settings are reused, not recomputed. The missing runs go through the sweep runner
+    (:func:`gin_core.book.sweeps.run_sweep`): one after another in this process, or as
+    :func:`sweep_executor` says. Each new record is added to the file as soon as its run
+    finishes, so an interrupted sweep resumes where it stopped; the file is re-read and rewritten
+    atomically under a lock for each record, so two sweeps into one file lose and double no record.
 
     Arguments:
         data_seeds: seeds of the data sets.
@@ -475,45 +516,83 @@ def seed_sweep(
         log: called with a one-line summary per run (``None`` for silence).
         fast: the training step of every run (:func:`run_artificial`; ``True``: compiled once for the
             whole sweep). Not part of a record's key: compiled and eager runs agree to rounding.
-        **settings: further arguments of :func:`run_artificial`.
+        **settings: further arguments of :func:`run_artificial` (``eval_epochs``, ``device`` and
+            ``progress`` are not part of a record's key).
 
     Returns:
         One record (see :func:`run_record`) per (data seed, net seed), in sweep order.
+
+    Raises:
+        ValueError: a setting that :func:`run_artificial` does not take (or ``checkpoint``: a sweep's
+            runs cannot share one).
     """
+    unknown = sorted(set(settings) - set(_RUN_ARGS))
+    if unknown:
+        raise ValueError(f"seed_sweep got settings that run_artificial does not take per sweep: {unknown}")
     cache = Path(cache) if cache is not None else None
-    records = json.loads(cache.read_text()) if cache is not None and cache.is_file() else []
-    known = {_key(r, _SETTING_KEYS): r for r in records}
+    known = {
+        _key(r, _SETTING_KEYS): r
+        for r in (json.loads(cache.read_text()) if cache is not None and cache.is_file() else [])
+    }
     defaults = {k: v.default for k, v in _signature_defaults().items()}
-    defaults["generator"] = GENERATOR_VERSION
-    out = []
+    options = {"fast": fast, **{k: settings.pop(k) for k in _UNKEYED if k in settings}}
+    wanted = []
     for data_seed in data_seeds:
         for net_seed in net_seeds:
-            wanted = {**defaults, **settings, "data_seed": int(data_seed), "net_seed": int(net_seed)}
-            wanted["milestones"] = list(wanted["milestones"])
-            key = _key(wanted, _SETTING_KEYS)
-            if key not in known:
-                record = run_record(run_artificial(**{k: v for k, v in wanted.items() if k in _RUN_ARGS}, fast=fast))
-                known[key] = record
-                records.append(record)
-                if cache is not None:
-                    save_json(cache, records)
-                if log is not None:
-                    log(
-                        f"data_seed={data_seed} net_seed={net_seed}: mcc={record['mcc']:.3f} "
-                        f"top_mcc={record['top_mcc']:.3f} dim={record['n_informative']} "
-                        f"(largest gap {record['n_informative_gap']}) val_nll={record['val_nll']:.4f} "
-                        f"{record['seconds']:.0f}s"
-                    )
-            out.append(known[key])
-    return out
+            run = {**defaults, **settings, "data_seed": int(data_seed), "net_seed": int(net_seed)}
+            run["milestones"] = list(run["milestones"])
+            wanted.append({**run, "generator": GENERATOR_VERSION})
+    keys = [_key(w, _SETTING_KEYS) for w in wanted]
+    missing = list({key: w for key, w in zip(keys, wanted) if key not in known}.values())  # each run once
+
+    def finished(entry: dict) -> None:
+        record = entry["result"]  # run_record's record, as the run wrote it (JSON)
+        known[_key(entry["settings"], _SETTING_KEYS)] = _add_record(cache, record) if cache is not None else record
+        if log is not None:
+            log(
+                f"data_seed={record['data_seed']} net_seed={record['net_seed']}: mcc={record['mcc']:.3f} "
+                f"top_mcc={record['top_mcc']:.3f} dim={record['n_informative']} "
+                f"(largest gap {record['n_informative_gap']}) val_nll={record['val_nll']:.4f} "
+                f"{record['seconds']:.0f}s"
+            )
+
+    if missing:
+        executor, workers = _EXECUTOR.get()
+        task = Task(run=functools.partial(_seed_run, options=options))
+        with tempfile.TemporaryDirectory(prefix="seed_sweep_") as store:  # the cache file is the lasting store
+            run_sweep(
+                missing, task, store, executor=executor, workers=workers, pack=1, progress=False,
+                threads=None if executor == "serial" else 1, on_record=finished,
+            )  # fmt: skip
+    return [known[key] for key in keys]
 
 
-_RUN_ARGS = (*(k for k in _SETTING_KEYS if k != "generator"), "eval_epochs", "device", "progress")
+_UNKEYED = ("eval_epochs", "device", "progress")  # arguments of a run that its record is not keyed by
+_RUN_ARGS = (*(k for k in _SETTING_KEYS if k not in ("generator", "data_seed", "net_seed")), *_UNKEYED)
+
+
+def _seed_run(settings: dict, options: dict) -> dict:
+    """One run of :func:`seed_sweep` (a sweep task's ``run``): :func:`run_artificial` on its settings, its record."""
+    arguments = {k: v for k, v in settings.items() if k != "generator"}
+    return run_record(run_artificial(**arguments, **options))
+
+
+def _add_record(cache: Path, record: dict) -> dict:
+    """Add ``record`` to the JSON list ``cache`` unless a record of its key is there; returns the one kept.
+
+    The file is re-read and rewritten atomically (:func:`gin_core.checkpoints.save_json`) while a
+    lock beside it is held, so concurrent sweeps into one file neither lose nor double a record.
+    """
+    key = _key(record, _SETTING_KEYS)
+    with hold_lock(cache.with_name(f".{cache.name}.lock"), wait=None):
+        records = json.loads(cache.read_text()) if cache.is_file() else []
+        kept = next((r for r in records if _key(r, _SETTING_KEYS) == key), None)
+        if kept is None:
+            save_json(cache, [*records, record])
+        return record if kept is None else kept
 
 
 def _signature_defaults():
-    import inspect
-
     return {k: v for k, v in inspect.signature(run_artificial).parameters.items() if k in _SETTING_KEYS}
 
 

@@ -13,7 +13,8 @@ one (``pack_by``). :func:`run_sweep` executes the runs not yet recorded through 
   through ``dask-jobqueue`` and Kubernetes through its operator, and retries a task whose worker
   died; Ray would serve the same need with a heavier runtime (its own object store and
   raylet), which a sweep of small independent runs does not use;
-* ``"serial"``: in this process, at one thread (tests, debugging).
+* ``"serial"``: in this process, one run after another (tests, debugging, and
+  :func:`gin_core.book.experiments.seed_sweep` by default).
 
 **Records** live in a :class:`RecordStore`: one JSON file per run, named by :func:`run_key`, the
 SHA-256 of the run's canonical settings. Each file is written under a temporary name and
@@ -223,21 +224,21 @@ def plan_packs(runs: Sequence[dict], task: Task, pack: int | str, workers: int) 
     return packs
 
 
-def execute_pack(task: Task, root: str, pack: list[dict], threads: int = 1) -> dict:
+def execute_pack(task: Task, root: str, pack: list[dict], threads: int | None = 1) -> dict:
     """Run the unrecorded, unclaimed runs of a pack (on a worker) and write their records.
 
     Arguments:
         task: the :class:`Task`.
         root: the :class:`RecordStore` folder.
         pack: settings (already normalised).
-        threads: torch threads while running (restored after).
+        threads: torch threads while running (restored after); ``None``: as they are.
 
     Returns:
         ``{"done": [keys written], "busy": [keys claimed by another process]}``.
     """
     store = RecordStore(root)
     previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    torch.set_num_threads(threads or previous)
     done, busy = [], []
     try:
         with contextlib.ExitStack() as claims:
@@ -307,6 +308,8 @@ def run_sweep(
     wait_timeout: float | None = None,
     poll: float = 0.5,
     progress: bool = True,
+    threads: int | None = 1,
+    on_record: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Run every run of ``grid`` that has no record yet, and return all the grid's records in grid order.
 
@@ -314,13 +317,17 @@ def run_sweep(
         grid: the runs' settings (dicts of JSON values, each once).
         task: how to run them (:class:`Task`).
         store: a :class:`RecordStore` or its folder.
-        executor: ``"processes"`` (local processes, one thread each), ``"serial"`` (this process, one
-            thread) or a ``distributed.Client``.
+        executor: ``"processes"`` (local processes, one thread each), ``"serial"`` (this process) or a
+            ``distributed.Client``.
         workers: local processes (default: :func:`local_workers`); with a client, its workers' count.
         pack: runs per ensemble (``"auto"``: :func:`plan_packs`; 1: no ensembles).
         wait_timeout: seconds to wait for runs that another sweep is running (``None``: as long as it runs).
         poll: seconds between looks at those runs.
         progress: show a progress bar over the grid's runs.
+        threads: torch threads of each run (default 1); ``None`` keeps the threads of the process
+            that runs it (the caller's, with ``"serial"``).
+        on_record: called in this process with each record this sweep writes, as soon as its pack
+            has finished (in the order the packs finish), e.g. to log it or copy it elsewhere.
 
     Returns:
         One record per run: ``{"key", "settings", "result", "run": {seconds, pack, host, pid, ...}}``.
@@ -341,10 +348,16 @@ def run_sweep(
     workers = workers or (_client_workers(executor) if not isinstance(executor, str) else local_workers())
     packs = plan_packs(pending, task, pack, workers)
     bar = tqdm(total=len(grid), initial=len(grid) - len(pending), desc="sweep", unit="run", disable=not progress)
+
+    def finished(outcome: dict) -> None:
+        bar.update(len(outcome["done"]))
+        for key in outcome["done"] if on_record is not None else ():
+            on_record(store.read(key))
+
     try:
-        for outcome in _dispatch(executor, packs, task, store, workers):
-            bar.update(len(outcome["done"]))
-        _wait_for_others(grid, keys, task, store, wait_timeout, poll, bar)
+        for outcome in _dispatch(executor, packs, task, store, workers, threads):
+            finished(outcome)
+        _wait_for_others(grid, keys, task, store, wait_timeout, poll, threads, finished)
     finally:
         bar.close()
     return [store.read(key) for key in keys]
@@ -354,16 +367,16 @@ def _client_workers(client) -> int:
     return max(1, len(client.scheduler_info()["workers"]))
 
 
-def _dispatch(executor, packs, task: Task, store: RecordStore, workers: int):
+def _dispatch(executor, packs, task: Task, store: RecordStore, workers: int, threads: int | None):
     """Yield each pack's outcome as it finishes."""
     root = str(store.root)
     if executor == "serial":
         for pack in packs:
-            yield execute_pack(task, root, pack)
+            yield execute_pack(task, root, pack, threads)
     elif executor == "processes":
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_one_thread) as pool:
-            futures = [pool.submit(execute_pack, task, root, pack) for pack in packs]
+            futures = [pool.submit(execute_pack, task, root, pack, threads) for pack in packs]
             try:
                 for future in as_completed(futures):
                     yield future.result()
@@ -374,21 +387,21 @@ def _dispatch(executor, packs, task: Task, store: RecordStore, workers: int):
     elif hasattr(executor, "submit") and hasattr(executor, "scheduler_info"):
         from distributed import as_completed as dask_completed
 
-        futures = [executor.submit(execute_pack, task, root, pack, pure=False) for pack in packs]
+        futures = [executor.submit(execute_pack, task, root, pack, threads, pure=False) for pack in packs]
         for future in dask_completed(futures):
             yield future.result()
     else:
         raise ValueError(f"executor must be 'processes', 'serial' or a distributed.Client, got {executor!r}")
 
 
-def _wait_for_others(grid, keys, task: Task, store: RecordStore, timeout: float | None, poll: float, bar) -> None:
-    """Wait for the runs another sweep holds; run here any whose holder died."""
+def _wait_for_others(grid, keys, task: Task, store: RecordStore, timeout: float | None, poll: float, threads, finished):
+    """Wait for the runs another sweep holds; run here any whose holder died (``finished`` gets its outcome)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     missing = [(s, k) for s, k in zip(grid, keys) if not store.has(k)]
     while missing:
         for settings, key in missing:
             if not store.has(key) and not store.claimed(key):
-                bar.update(len(execute_pack(task, str(store.root), [settings])["done"]))
+                finished(execute_pack(task, str(store.root), [settings], threads))
         missing = [(s, k) for s, k in missing if not store.has(k)]
         if missing and deadline is not None and time.monotonic() > deadline:
             raise TimeoutError(f"{len(missing)} runs held by another sweep were not finished within {timeout} s")

@@ -82,30 +82,36 @@ def _read(path: Path) -> dict | None:
 
 
 @contextlib.contextmanager
-def hold_lock(path: str | os.PathLike) -> Iterator[dict]:
+def hold_lock(path: str | os.PathLike, wait: float | None = 0.0) -> Iterator[dict]:
     """Hold an exclusive lock on the file ``path`` (created if missing, removed on release) for the ``with`` block.
 
-    Non-blocking: if another open file (another process, or another ``with`` in this one)
-    holds it, raise at once.
+    By default non-blocking: if another open file (another process, or another ``with`` in this
+    one) holds it, raise at once.
 
     Arguments:
         path: the lock file; its folder is created.
+        wait: seconds to wait for the holder to let go before raising (``None``: as long as it
+            takes), e.g. for locks held only while a file is rewritten.
 
     Yields:
         The record written into the lock file (``pid``, ``host``, ``started``, ``command``).
 
     Raises:
-        LockedError: the lock is held; the error names the holder.
+        LockedError: the lock is held (after ``wait`` seconds); the error names the holder.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = None if wait is None else time.monotonic() + wait
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise LockedError(path, _read(path)) from None
+            if deadline is not None and time.monotonic() >= deadline:
+                raise LockedError(path, _read(path)) from None
+            time.sleep(0.02)
+            continue
         if _is_current(fd, path):
             break
         os.close(fd)  # the previous holder removed this file after we opened it: lock the file now at the path
