@@ -109,6 +109,18 @@ def wait_for_server(process: subprocess.Popen, url: str, token: str, log: Path) 
     )
 
 
+def end_with_this_process() -> None:
+    """In the server's process, before it starts: ask Linux to send it SIGTERM when the test process dies.
+
+    The fixture's finalizer stops the server after every normal or failed run; this covers a test
+    process that is killed outright (SIGKILL, a CI timeout), which runs no finalizer.
+    """
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def stop(process: subprocess.Popen) -> None:
     """SIGTERM (JupyterLab then shuts its kernels down), SIGKILL if it is still there."""
     if process.poll() is None:
@@ -157,7 +169,14 @@ def lab(tmp_path_factory) -> Iterator[Lab]:
     ]
     log = base / "jupyterlab.log"
     with open(log, "wb") as sink:
-        process = subprocess.Popen(command, cwd=root, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command,
+            cwd=root,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            preexec_fn=end_with_this_process if sys.platform == "linux" else None,
+        )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_for_server(process, url, token, log)
