@@ -11,6 +11,8 @@
 * The paper's full EMNIST schedule (95 epochs of 240,000 images = 95,000 steps) extrapolated from the
   measured step time of each path.
 * Experiment 1 at paper scale (100,000 points, 80 epochs, drop at 50), one whole run per path.
+* Seed ensembles of the 10-d network (gin_core.training.EnsembleStep), N = 1, 8, 64 and 256 members
+  in one vmapped step: seconds per step and per member (the GPU is launch-bound for one network).
 
 Without CUDA it stops with a message, unless ``--smoke`` runs every path on the CPU with tiny sizes
 (what the tests check).
@@ -29,7 +31,7 @@ from pathlib import Path
 import torch
 
 from gin_core import GIN, artificial_gin, emnist_gin, inversion_error
-from gin_core.training import CompiledStep, EagerStep
+from gin_core.training import CompiledStep, EagerStep, EnsembleStep
 from gin_core.training.auto import clear_cache
 
 
@@ -98,6 +100,21 @@ def bench_emnist(device, steps: int, compiled: bool, batch: int = 240) -> dict:
     return out
 
 
+def bench_ensembles(device, steps: int, sizes, batch: int = 1000, compiled: bool = False) -> dict:
+    """Seconds per step of an ensemble of N 10-d networks (gin_core.training.EnsembleStep), and per member."""
+    out = {}
+    for n in sizes:
+        models = [GIN(artificial_gin(seed=k), 5).to(device) for k in range(n)]
+        generators = [torch.Generator(device=device).manual_seed(k) for k in range(n)]
+        g = torch.Generator(device=device).manual_seed(0)
+        x = torch.randn(n, batch, 10, generator=g, device=device) * 3
+        u = (torch.arange(batch, device=device) % 5).expand(n, batch).contiguous()
+        step = EnsembleStep(models, 1e-2, compile=compiled)
+        seconds = time_steps(functools.partial(step, x, u, 0.01, generators), steps, device)
+        out[str(n)] = {"step_s": seconds, "per_member_s": seconds / n, "mode": step.mode}
+    return out
+
+
 def experiment1_paper(device, fast) -> dict:
     from gin_core.book.experiments import run_artificial
 
@@ -126,6 +143,8 @@ def main(argv=None) -> dict:
     }
     if not args.no_compile:
         result["10d"] = bench_10d(device, steps, batch=100 if args.smoke else 1000)
+    sizes = (1, 2) if args.smoke else (1, 8, 64, 256)  # issue 18: seed ensembles of the 10-d network
+    result["ensembles"] = bench_ensembles(device, steps, sizes, batch=100 if args.smoke else 1000)
     result["emnist"] = bench_emnist(
         device, max(2, steps // 4), compiled=not args.no_compile and not args.smoke, batch=16 if args.smoke else 240
     )

@@ -117,7 +117,7 @@ def test_fast_training_resumes_bit_identically(data, tmp_path):
 
     threads = torch.get_num_threads()
     torch.set_num_threads(2)  # with two threads inductor's sums were atomic (run-to-run noise) until
-    try:  # the compiled step ran in deterministic mode (gin_core.training.compiled._deterministic)
+    try:  # the compiled step ran in deterministic mode (gin_core.training.compiled.deterministic)
         reference_net, reference = go(tmp_path / "full.pt")
         assert reference.fast == load_checkpoint(tmp_path / "full.pt")["fast"] == "compiled"
         assert not torch.are_deterministic_algorithms_enabled()  # the step restores the global setting
