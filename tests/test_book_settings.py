@@ -14,6 +14,7 @@ Every test starts from an environment without any ``GIN_*`` variable.
 
 import dataclasses
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -323,12 +324,11 @@ def test_chromium(clean_env):
 
 def test_only_the_settings_module_reads_the_environment():
     package = Path(gin_core.__file__).parent
-    readers = [
-        str(path.relative_to(package))
-        for path in sorted(package.rglob("*.py"))
-        if any(s in path.read_text() for s in ("os.environ", "os.getenv", "getenv("))
-    ]
+    # a read: os.getenv(...), os.environ.get(...), os.environ[...] not assigned to, or the mapping passed on
+    read = re.compile(r"getenv\(|os\.environ\.get\(|os\.environ\[[^\]]+\](?!\s*=[^=])|os\.environ(?![\[.])")
+    readers = [str(path.relative_to(package)) for path in sorted(package.rglob("*.py")) if read.search(path.read_text())]
     assert readers == ["book/settings.py"]
+    assert read.search('x = os.environ["A"]') and not read.search('os.environ["OMP_NUM_THREADS"] = "1"')
     assert Path(settings.__file__) == package / "book" / "settings.py"
 
 
