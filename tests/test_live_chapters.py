@@ -312,12 +312,15 @@ def run_live(browser: Browser, lab: Lab, notebook: Path) -> LiveRun:
         time.sleep(POLL)  # let the last outputs render, then read the settled page
         state = notebook_state(page)
         click_menu(page, "File", "docmanager:save")
-        wait_until(
-            lambda: copy.stat().st_mtime_ns != before and '"outputs"' in copy.read_text(),
-            SAVE_TIMEOUT,
-            f"JupyterLab to save {copy.name}",
-        )
-        saved = json.loads(copy.read_text(encoding="utf-8"))
+
+        def saved_run():  # the copy as saved after the run (the server writes it atomically)
+            if copy.stat().st_mtime_ns == before:
+                return None
+            notebook = json.loads(copy.read_text(encoding="utf-8"))
+            ran = any(c.get("execution_count") for c in notebook["cells"] if c["cell_type"] == "code")
+            return notebook if ran else None
+
+        saved = wait_until(saved_run, SAVE_TIMEOUT, f"JupyterLab to save {copy.name} with its outputs")
     finally:
         context.close()
     run = LiveRun(state=state, saved=saved, seconds=seconds)
