@@ -121,10 +121,11 @@ def class_conditional_nll(
         raise ValueError(f"log_det must have shape ({w.shape[0]},), got {tuple(log_det.shape)}")
     if (means is None) != (log_stds is None):
         raise ValueError("give both means and log_stds (learned statistics) or neither (batch statistics)")
-    if means is not None and tuple(means.shape) != (n_conditions, w.shape[1]) or (
-        log_stds is not None and tuple(log_stds.shape) != (n_conditions, w.shape[1])
-    ):
-        raise ValueError(f"means and log_stds must have shape ({n_conditions}, {w.shape[1]})")
+    for name, value in (("means", means), ("log_stds", log_stds)):
+        if value is not None and tuple(value.shape) != (n_conditions, w.shape[1]):
+            raise ValueError(
+                f"means and log_stds must have shape ({n_conditions}, {w.shape[1]}), {name} has {tuple(value.shape)}"
+            )
     loss, n_used = nll_terms(w, u, n_conditions, log_det, means, log_stds)
     if int(n_used) == 0:
         raise ValueError(NO_PAIR_MESSAGE)

@@ -87,7 +87,9 @@ class GIN(nn.Module):
     # ------------------------------------------------------------------------------------------
     # Training
 
-    def loss_terms(self, x: torch.Tensor, u: torch.Tensor, check_values: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def loss_terms(
+        self, x: torch.Tensor, u: torch.Tensor, check_values: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The training loss of a batch and the samples it used (:func:`gin_core.loss.nll_terms`).
 
         Arguments:

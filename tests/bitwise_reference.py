@@ -41,8 +41,18 @@ def run(case: str) -> dict:
     data = gin_core.make_artificial_data(5, 5000, seed=0)
     net = gin_core.artificial_gin(volume_preserving=not glow, seed=0)
     history = gin_core.train(
-        net, data.x, data.u, 5, n_epochs=2, lr=1e-2, batch_size=1000, milestones=(1,), seed=0,
-        device="cpu", progress=False, **options,
+        net,
+        data.x,
+        data.u,
+        5,
+        n_epochs=2,
+        lr=1e-2,
+        batch_size=1000,
+        milestones=(1,),
+        seed=0,
+        device="cpu",
+        progress=False,
+        **options,
     )
     return {"loss": [float(v).hex() for v in history.loss], "state": digest(net)}
 

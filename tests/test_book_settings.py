@@ -326,7 +326,9 @@ def test_only_the_settings_module_reads_the_environment():
     package = Path(gin_core.__file__).parent
     # a read: os.getenv(...), os.environ.get(...), os.environ[...] not assigned to, or the mapping passed on
     read = re.compile(r"getenv\(|os\.environ\.get\(|os\.environ\[[^\]]+\](?!\s*=[^=])|os\.environ(?![\[.])")
-    readers = [str(path.relative_to(package)) for path in sorted(package.rglob("*.py")) if read.search(path.read_text())]
+    readers = [
+        str(path.relative_to(package)) for path in sorted(package.rglob("*.py")) if read.search(path.read_text())
+    ]
     assert readers == ["book/settings.py"]
     assert read.search('x = os.environ["A"]') and not read.search('os.environ["OMP_NUM_THREADS"] = "1"')
     assert Path(settings.__file__) == package / "book" / "settings.py"

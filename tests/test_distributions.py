@@ -1,6 +1,5 @@
 """Tests of gin_core.distributions: the class-conditional Gaussian (fit, log_prob, sample), float64."""
 
-
 import numpy as np
 import pytest
 import torch
