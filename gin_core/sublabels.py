@@ -117,7 +117,7 @@ class SubLabels:
         )
 
     def conditioning(self) -> str:
-        """The note a run conditioned on these sub-labels adds to its data set's description (one ``; `` part)."""
+        """The note a run conditioned on these sub-labels adds to its data set's description (one part of it)."""
         return f"conditioned on {self.describe()}"
 
     def balancing(self) -> str:

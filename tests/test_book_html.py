@@ -107,7 +107,7 @@ def test_the_build_reuses_the_chapters_that_nbmake_ran(built_book):
 # The browser: one Playwright-driven Debian Chromium for the session, a fresh context per page
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped before tests/test_live_chapters.py starts its own Playwright
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).is_file():
         pytest.fail(
