@@ -35,6 +35,9 @@ from gin_core.book.benchmark import RULE, calibrate, is_discriminating, score_ta
 from gin_core.book.experiments import seed_sweep, split_data  # noqa: E402
 from gin_core.checkpoints import save_json  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from artificial_sweep import seeds  # noqa: E402  (the seed-list syntax of every sweep script)
+
 RESULTS = ROOT / "bench" / "results"
 CALIBRATION = RESULTS / "mixing_calibration.json"
 PROTOCOL = RESULTS / "mixing_protocol.json"
@@ -47,15 +50,6 @@ METHODS = {  # run_artificial settings of each method
     "shared": {"variances": "shared"},  # control: one isotropic variance for every class (not identifiable)
     "permuted": {"permute_labels": True},  # control: labels carry no information about z
 }
-
-
-def seeds(text: str) -> list[int]:
-    """'0-9' or '0,3,5' or '0-2,7'."""
-    out = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out += list(range(int(lo), int(hi or lo) + 1))
-    return out
 
 
 def cell_name(mixing: str, n: int, k: int) -> str:
