@@ -43,6 +43,13 @@ __all__ = [
     "within_class_correlation",
     "match_variables",
     "sample_conditions",
+    "load_pair",
+    "train_pair",
+    "measure_pair",
+    "pair_for_scale",
+    "record_differences",
+    "pair_nll",
+    "compare_crossed",
 ]
 
 # The shipped pair: data/weights/<name>.pt + .json, trained by PAIR_COMMAND.
@@ -454,3 +461,132 @@ def measure_pair(
     result["crossed"]["sublabel_draws"] = torch.bincount(draws, minlength=rule.per_class).tolist()
     result["_objects"] = objects
     return result
+
+
+def pair_for_scale(
+    scale: str,
+    dataset: str,
+    x: torch.Tensor,
+    u: torch.Tensor,
+    runs: str,
+    device: str | torch.device = "cpu",
+) -> dict:
+    """The pair the chapter analyses: trained with the paper's schedule at ``paper`` scale, else the shipped pair.
+
+    Arguments:
+        scale: ``"paper"``, ``"cpu"`` or ``"smoke"``.
+        dataset: the data set to train on at ``paper`` scale (the shipped pair is MNIST's).
+        x, u: the training images and labels (used only at ``paper`` scale).
+        runs: the folder of the reader's training runs (checkpoints resume).
+        device: where the networks go.
+
+    Returns:
+        ``{"nets": {key: net}, "histories": {key: {"loss", "lr", "seconds"}}, "provenance": {key: dict} or
+        None, "excluded": int, "drop": int}`` for the keys ``"labels"`` and ``"sublabels"``: ``excluded`` is the
+        number of samples the sub-label run left out of its loss (a condition alone in its batch), ``drop`` the
+        epoch of the learning-rate drop.
+    """
+    if scale == "paper":
+        trained = train_pair(dataset, epochs=95, drop=45, x=x, u=u, runs=runs, device=device)
+        return {
+            "nets": {key: net for key, (net, _) in trained.items()},
+            "histories": {key: history.as_dict() for key, (_, history) in trained.items()},
+            "provenance": None,
+            "excluded": int(trained["sublabels"][1].excluded),
+            "drop": 45,
+        }
+    pair = load_pair(device=device)
+    provenance = {key: p for key, (_, p) in pair.items()}
+    return {
+        "nets": {key: net for key, (net, _) in pair.items()},
+        "histories": {key: p["history"] for key, p in provenance.items()},
+        "provenance": provenance,
+        "excluded": int(provenance["sublabels"]["samples_excluded"]),
+        "drop": int(provenance["labels"]["lr_drops"][0]),
+    }
+
+
+def record_differences(result: dict, recorded: dict, tol: float = 1e-6) -> list[str]:
+    """Where a measurement of the pair (:func:`measure_pair`) differs from a logged one (``conditions_mnist.json``).
+
+    Arguments:
+        result: this run's measurement; recorded: the logged one.
+        tol: the largest difference of a correlation counted as none.
+
+    Returns:
+        One line per difference (empty: the same counts, the same matching and the same crossed counts).
+    """
+    problems = []
+    for key in ("labels", "sublabels"):
+        if result[key]["k"] != recorded[key]["k"]:
+            problems.append(f"{key}: k = {result[key]['k']}, recorded {recorded[key]['k']}")
+    mine, theirs = result["matching"]["rows"], recorded["matching"]["rows"]
+    if len(mine) != len(theirs):
+        problems.append(f"{len(mine)} matched variables, recorded {len(theirs)}")
+    for a, b in zip(mine, theirs):
+        if (a["partner"], a["survives"]) != (b["partner"], b["survives"]) or abs(a["r"] - b["r"]) > tol:
+            problems.append(f"variable {a['variable']}: {a}, recorded {b}")
+    for key in ("train", "labels", "sublabels"):
+        if result["crossed"][key]["crossed"] != recorded["crossed"][key]["crossed"]:
+            problems.append(
+                f"crossed {key}: {result['crossed'][key]['crossed']}, recorded {recorded['crossed'][key]['crossed']}"
+            )
+    return problems
+
+
+def pair_nll(pair: dict, rule: SubLabels, x_train, u_train, x_test, u_test) -> dict:
+    """Test NLL of the pair in bits per dimension: from the shipped provenance, or measured (at ``paper`` scale).
+
+    Arguments:
+        pair: as returned by :func:`pair_for_scale`.
+        rule: the sub-label rule.
+        x_train, u_train, x_test, u_test: the data, used only when there is no provenance.
+
+    Returns:
+        ``{"labels", "class_mixture", "sublabel"}``: the 10-label model given the class, the sub-label model given
+        only the class (mixture over its sub-labels), and the sub-label model given the sub-label.
+    """
+    if pair["provenance"] is not None:
+        labels = pair["provenance"]["labels"]["test_nll"]["bits_per_dim"]
+        sub = pair["provenance"]["sublabels"]["test_nll_sub_labels"]
+    else:
+        from ..likelihood import heldout_nll
+
+        nets = pair["nets"]
+        labels = heldout_nll(nets["labels"], x_train, u_train, x_test, u_test, n_classes=10, noise=0.01).bits_per_dim
+        sub = sublabel_nll(nets["sublabels"], rule, x_train, u_train, x_test, u_test)
+    return {
+        "labels": float(labels),
+        "class_mixture": float(sub["class_mixture"]["bits_per_dim"]),
+        "sublabel": float(sub["sublabel"]["bits_per_dim"]),
+    }
+
+
+def compare_crossed(crossed: dict) -> dict:
+    """What the crossed fractions of real and sampled sevens say, by the chapter's stated reading.
+
+    Two fractions differ when their 95% intervals do not overlap; a model "holds" the paper's observation
+    (few crossed sevens) when its interval lies entirely below half the real sevens' lower bound.
+
+    Arguments:
+        crossed: ``{"train", "labels", "sublabels"}``, each ``{"fraction", "low", "high"}`` (:func:`crossed_fraction`).
+
+    Returns:
+        ``{"between"}``: the two models compared; ``{"versus_real"}``: both against the real sevens;
+        ``{"labels_hold"}``, ``{"sublabels_hold"}``: whether each model's samples hold the observation.
+    """
+    a, b, real = crossed["labels"], crossed["sublabels"], crossed["train"]
+    if a["high"] < b["low"] or b["high"] < a["low"]:
+        more = "more" if b["fraction"] > a["fraction"] else "fewer"
+        between = f"the two models' intervals do not overlap: the sub-label model makes {more} sevens the detector calls crossed"
+    else:
+        between = "the two models' intervals overlap: no difference between them is shown"
+    below = real["low"] / 2
+    return {
+        "between": between,
+        "versus_real": "both lie far below the real sevens' share"
+        if max(a["high"], b["high"]) < below
+        else "at least one comes close to the real sevens' share",
+        "labels_hold": bool(a["high"] < below),
+        "sublabels_hold": bool(b["high"] < below),
+    }
