@@ -3,8 +3,10 @@
 Each notebook listed in ``_toc.yml`` must have learning goals with a prerequisites line, an "On a
 GPU" line, a "What you learned" summary and at least two exercises, each with a solution in a
 collapsed (``hide-cell``) code cell, and at least one exercise that asks the reader to predict.
-Every entry of ``book/references.bib`` must be cited on some page. The checker is also run on a
-deliberately broken notebook, to show that each rule can fail. (That every image is a captioned
+Every entry of ``book/references.bib`` must be cited on some page. Every chapter reads as a lecture:
+no visible code cell longer than 30 lines (the bulk goes into ``gin_core.book`` helpers), and no commit
+hash or story of the book's earlier versions in its prose. The checkers are also run on deliberately
+broken notebooks, to show that each rule can fail. (That every image is a captioned
 figure is checked on the rendered pages, in tests/test_book_html.py.)
 """
 
@@ -165,3 +167,82 @@ def test_every_bibliography_entry_is_cited():
 def test_cited_keys_are_found_in_every_citation_form():
     text = "a {cite}`x, y` b {cite:p}`z` c {cite:t}`w`"
     assert cited_keys(text) == {"x", "y", "z", "w"}
+
+
+MAX_VISIBLE_LINES = 30
+#: tags that hide a code cell's source in the book (collapsed or removed)
+HIDING_TAGS = {"remove-input", "remove-cell", "hide-input", "hide-cell"}
+#: a word of 7-40 hexadecimal characters with at least one digit and one letter a-f: a commit hash
+COMMIT_HASH = re.compile(r"\b(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b")
+#: phrases that tell the story of the book's earlier versions instead of teaching
+VERSION_STORY = re.compile(
+    r"\b(?:the\s+book'?s\s+(?:first|earlier|previous|old|original)\s+version"
+    r"|(?:an?\s+|the\s+)?(?:first|earlier|previous|older)\s+version\s+of\s+(?:this|the)\s+(?:book|chapter|page))",
+    flags=re.I,
+)
+
+
+def lecture_problems(notebook: dict) -> list[str]:
+    """What keeps a chapter from reading as a lecture (an empty list: nothing).
+
+    A code cell is visible unless a tag in :data:`HIDING_TAGS` hides it; no visible code cell may be
+    longer than :data:`MAX_VISIBLE_LINES` lines. Markdown prose may hold no commit hash
+    (:data:`COMMIT_HASH`) and no version story (:data:`VERSION_STORY`); frozen protocols and records
+    are referenced by their file names instead.
+    """
+    problems = []
+    for index, cell in enumerate(notebook["cells"]):
+        source = "".join(cell["source"])
+        label = f"cell {index} ({cell.get('id', 'no id')})"
+        if cell["cell_type"] == "code":
+            tags = set(cell.get("metadata", {}).get("tags", []))
+            lines = len(source.splitlines())
+            if not tags & HIDING_TAGS and lines > MAX_VISIBLE_LINES:
+                problems.append(f"{label}: visible code cell of {lines} lines (at most {MAX_VISIBLE_LINES})")
+        elif cell["cell_type"] == "markdown":
+            for match in COMMIT_HASH.finditer(source):
+                problems.append(f"{label}: commit hash {match.group()!r} in the prose")
+            for match in VERSION_STORY.finditer(source):
+                problems.append(f"{label}: version story {match.group()!r} in the prose")
+    return problems
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_every_chapter_reads_as_a_lecture(path):
+    problems = lecture_problems(json.loads(path.read_text()))
+    assert not problems, f"{path.name}: " + "; ".join(problems)
+
+
+def _long_cell(lines: int, tags: list[str] | None = None) -> dict:
+    return _cell("code", "\n".join(f"x{i} = {i}" for i in range(lines)), tags)
+
+
+def test_the_lecture_checker_passes_short_cells_and_plain_prose():
+    cells = [
+        *GOOD,
+        _long_cell(MAX_VISIBLE_LINES),
+        _long_cell(80, ["hide-input"]),
+        _long_cell(80, ["hide-cell"]),
+        _long_cell(80, ["remove-input"]),
+        _long_cell(80, ["remove-cell", "other"]),
+        _cell("markdown", "Seed 1234567, 100000 points, the record `protocol.json`, colour deadbeef and cafe."),
+        _cell("code", "# commit 3f2a9c1d in code is not prose"),
+    ]
+    assert lecture_problems({"cells": cells}) == []
+
+
+@pytest.mark.parametrize(
+    "cell, message",
+    [
+        (_long_cell(MAX_VISIBLE_LINES + 1), "visible code cell of 31 lines"),
+        (_long_cell(45, ["remove-output"]), "visible code cell of 45 lines"),
+        (_cell("markdown", "Frozen at commit 3f2a9c1 and run once."), "commit hash '3f2a9c1'"),
+        (_cell("markdown", "See 9efc3f4c6b1d0a2e3f4a5b6c7d8e9f0a1b2c3d4e."), "commit hash"),
+        (_cell("markdown", "The book's first version of this sweep mixed the data."), "version story"),
+        (_cell("markdown", "An earlier version of this book found otherwise."), "version story"),
+        (_cell("markdown", "the earlier version of the book drew it"), "version story"),
+    ],
+)
+def test_the_lecture_checker_catches_long_cells_hashes_and_version_stories(cell, message):
+    problems = lecture_problems({"cells": [*GOOD, cell]})
+    assert any(message in p for p in problems), problems
