@@ -45,6 +45,8 @@ __all__ = [
     "variable_sweep",
     "temperature_samples",
     "effect_sizes",
+    "decode_moved",
+    "slider_strip",
 ]
 
 # The criterion the chapters state and use: the variables whose standard deviation exceeds
@@ -208,9 +210,9 @@ def temperature_samples(
 ) -> np.ndarray:
     """Samples with only the first ``n_sampled`` (default: the informative) variables drawn.
 
-    Row ``r`` uses one whitened code :math:`z_r \\sim N(0, I)`; the image in column ``c`` is
+    Row ``r`` uses one whitened code :math:`\\xi_r \\sim N(0, I)`; the image in column ``c`` is
     the decoding of :math:`w = \\mu(c)` with the sampled variables set to
-    :math:`\\mu_j(c) + T \\sigma_j(c) z_{r,j}`: the same "style" written as every digit.
+    :math:`\\mu_j(c) + T \\sigma_j(c) \\xi_{r,j}`: the same "style" written as every digit.
 
     Returns:
         ``(n_rows, C, H, W)``.
@@ -286,3 +288,49 @@ def prepare_atlas(
     """
     w, _ = encode(net, x, batch_size=500, noise=noise, seed=seed)
     return make_atlas(net, w, u, k=k, method=method, **kwargs)
+
+
+@torch.no_grad()
+def decode_moved(atlas: Atlas, variable: int, digit: int, t: float) -> np.ndarray:
+    """One image: the class mean of ``digit`` with one variable moved by ``t`` class standard deviations, decoded.
+
+    This is what the atlas chapter's slider shows: :math:`g(\\mu(u) + t\\,\\sigma_i(u)\\,e_i)` for one class
+    :math:`u` and one variable :math:`i`.
+
+    Arguments:
+        atlas: the :class:`Atlas`.
+        variable: 1-based variable number (rank in the spectrum).
+        digit: the class :math:`u`.
+        t: the offset in class standard deviations.
+
+    Returns:
+        ``(H, W)`` float64 image.
+    """
+    if not 0 <= digit < atlas.prior.n_classes:
+        raise ValueError(f"digit must lie in 0..{atlas.prior.n_classes - 1}, got {digit}")
+    j = atlas.latent_index(variable)
+    w = atlas.prior.means[digit : digit + 1].clone()
+    w[0, j] += float(t) * atlas.prior.stds[digit, j]
+    x = atlas.decode(w).numpy()
+    return x.reshape(x.shape[-2:])
+
+
+def slider_strip(atlas: Atlas, variable: int, digit: int, offsets) -> np.ndarray:
+    """The slider's range as one row of images: :func:`decode_moved` at every offset, decoded in one batch.
+
+    Arguments:
+        atlas: the :class:`Atlas`.
+        variable: 1-based variable number; digit: the class.
+        offsets: the slider's positions, in class standard deviations.
+
+    Returns:
+        ``(len(offsets), H, W)`` float64 images, one per offset.
+    """
+    if not 0 <= digit < atlas.prior.n_classes:
+        raise ValueError(f"digit must lie in 0..{atlas.prior.n_classes - 1}, got {digit}")
+    offsets = torch.as_tensor(np.asarray(offsets, dtype=float), dtype=torch.float64)
+    j = atlas.latent_index(variable)
+    w = atlas.prior.means[digit].repeat(len(offsets), 1).clone()
+    w[:, j] += offsets * atlas.prior.stds[digit, j]
+    x = atlas.decode(w).numpy()
+    return x.reshape(len(offsets), *x.shape[-2:])
