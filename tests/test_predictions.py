@@ -5,13 +5,15 @@
 * the shared-variance data have one standard deviation for every class and variable;
 * the best factorial fit, the model NLL (against SciPy) and the expected loss change;
 * the epoch-0 evaluation of a run's network (the paper's start is a permutation of x);
-* the tables from records, which refuse incomplete or doubled sweeps;
+* the tables from records, which refuse incomplete or doubled sweeps, and the chapter's runs and tables;
 * the four figures of the chapter.
 """
 
 import matplotlib
 
 matplotlib.use("Agg")
+from types import SimpleNamespace
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -259,7 +261,7 @@ def test_conditions_rows_mark_the_threshold_and_need_every_run():
         for s in (0, 1)
     ]
     rows = predictions.conditions_rows(records, conditions, data_seeds=(0, 1))
-    assert [(r["n"], r["K"], r["needed"], r["enough"]) for r in rows] == [
+    assert [(r["n"], r["M"], r["needed"], r["enough"]) for r in rows] == [
         (2, 3, 5, False),
         (2, 5, 5, True),
         (4, 9, 9, True),
@@ -311,3 +313,63 @@ def test_strip_symmetry_and_conditions_figures(paper):
     assert len(fig.axes) == 2
     with pytest.raises(ValueError, match="no records"):
         plots.plot_conditions(records, {2: (3, 7)})
+
+
+def _evaluation(n_informative=2, top_mcc=0.99, gap=10.0, largest=1.0):
+    spectrum = SimpleNamespace(std=np.array([largest, largest / gap, 0.01]))
+    return SimpleNamespace(n_informative=n_informative, top_mcc=top_mcc, gap=gap, spectrum=spectrum)
+
+
+def test_knee_rows_put_trained_starts_first_and_summarise_both_ends():
+    seeds = (0, 1)
+    initial = {
+        (init, s): _evaluation(
+            n_informative=2 if init == "identity" else 3, top_mcc=0.99 if init == "identity" else 0.5
+        )
+        for s in seeds
+        for init in ("identity", "untrained", "scrambled")
+    }
+    by_run = {
+        (init, s): fake(init=init, data_seed=s, gap=20.0 + s) for init in ("identity", "scrambled") for s in seeds
+    }
+    rows, summary = predictions.knee_rows(initial, by_run, seeds=seeds, trained=("identity", "scrambled"))
+    assert [r["start"] for r in rows] == ["identity", "scrambled", "untrained"]
+    assert summary["identity"]["dim0"] == 2 and summary["scrambled"]["dim0"] == 0
+    assert summary["identity"]["top_ok0"] == 2 and summary["untrained"]["top_ok0"] == 0
+    assert summary["scrambled"]["median_gap"] == pytest.approx(20.5) and summary["scrambled"]["successes"] == 2
+    assert rows[2]["end: dim = 2"] == "not trained" and "median_gap" not in summary["untrained"]
+    assert rows[0]["epoch 0: dim = 2"] == "2 of 2" and rows[1]["successes"] == "2 of 2"
+
+
+def test_conditions_table_pairs_the_start_with_the_trained_runs():
+    conditions = {2: (3, 5)}
+    trained = [fake(n_latent=2, n_clusters=k, data_seed=s, top_mcc=0.99) for k in (3, 5) for s in (0, 1)]
+    start = [{**r, "top_mcc": 0.9, "n_informative": 3} for r in trained]
+    rows = predictions.conditions_table(
+        predictions.conditions_rows(trained, conditions, data_seeds=(0, 1)),
+        predictions.conditions_rows(start, conditions, data_seeds=(0, 1)),
+    )
+    assert [(r["n"], r["M"], r["2n + 1"]) for r in rows] == [(2, 3, 5), (2, 5, 5)]
+    assert rows[0]["epoch 0: top-MCC (min)"] == "0.900 (0.900)" and rows[0]["epoch 0: dim = n"] == "0 of 2"
+    assert rows[0]["trained: top-MCC (min)"] == "0.990 (0.990)" and rows[0]["successes"] == "2 of 2"
+    with pytest.raises(ValueError, match="same settings"):
+        predictions.conditions_table(
+            predictions.conditions_rows(trained, conditions, data_seeds=(0, 1)),
+            predictions.conditions_rows(start, {2: (5, 3)}, data_seeds=(0, 1)),
+        )
+
+
+def test_chapter_runs_read_every_logged_run_once():
+    runs = predictions.chapter_runs("cpu")
+    assert runs["source"].startswith("read from the logged records")
+    assert {(r["init"], r["data_seed"]) for r in runs["knee"]} == {
+        (i, s) for i in predictions.KNEE_INITS for s in predictions.KNEE_SEEDS
+    }
+    assert [r["data_seed"] for r in runs["control"]] == list(predictions.CONTROL_SEEDS)
+    assert all(r["variances"] == "shared" for r in runs["control"])
+    assert runs["standard"] == [r for r in runs["knee"] if r["init"] == "identity"]
+    settings = sum(len(ks) for ks in predictions.CONDITIONS.values())
+    assert len(runs["conditions"]) == settings * len(predictions.CONDITION_SEEDS) == len(runs["condition_rows"]) * 5
+    # the identity arm of the knee question is the standard run: counted once
+    assert runs["n_runs"] == len(runs["knee"]) + len(runs["control"]) + len(runs["conditions"])
+    assert runs["hours"] > 0

@@ -5,9 +5,9 @@ Three helpers for the chapter ``theory_predictions``:
 * **the knee at initialisation**: :func:`initial_evaluation` measures a network before training
   (epoch 0) exactly as :func:`~gin_core.book.experiments.evaluate_run` measures it after;
 * **the exact symmetry of the negative control**: when every condition shares one Gaussian
-  covariance :math:`D^2`, the volume-preserving map :math:`M = D R D^{-1}` (R a rotation) maps every
+  covariance :math:`D^2`, the volume-preserving map :math:`S = D R D^{-1}` (R a rotation) maps every
   class to a factorial Gaussian with the same variances, so the likelihood cannot tell
-  :math:`w = z` from :math:`w = Mz` (:func:`symmetry_check`); when the variances differ between
+  :math:`w = z` from :math:`w = Sz` (:func:`symmetry_check`); when the variances differ between
   conditions (the paper's data), it can;
 * **tables from logged records** that refuse to summarise an incomplete sweep
   (:func:`require_complete`, :func:`summarise`, :func:`conditions_rows`).
@@ -31,7 +31,17 @@ from .._checks import as_float64
 from ..artificial import REFERENCE_POINTS, ArtificialData
 from ..loss import class_conditional_nll
 from ..metrics import mcc
-from .experiments import Evaluation, evaluate_run, make_learner, split_data, success
+from .experiments import (
+    Evaluation,
+    evaluate_run,
+    filter_records,
+    load_records,
+    make_learner,
+    results_path,
+    seed_sweep,
+    split_data,
+    success,
+)
 from .theory import max_identifiable_dims, rotation_2d
 
 __all__ = [
@@ -61,6 +71,9 @@ __all__ = [
     "symmetry_check",
     "symmetry_scan",
     "conditions_rows",
+    "chapter_runs",
+    "knee_rows",
+    "conditions_table",
 ]
 
 KNEE_SEEDS = tuple(range(10, 15))
@@ -68,7 +81,7 @@ KNEE_SEEDS = tuple(range(10, 15))
 KNEE_INITS = ("identity", "scrambled", "random")
 CONTROL_SEEDS = tuple(range(10, 15))
 CONDITION_SEEDS = tuple(range(30, 35))
-#: informative variables n -> numbers of conditions K of the conditions sweep
+#: informative variables n -> numbers of conditions M of the conditions sweep
 CONDITIONS = {2: (3, 5, 7), 4: (5, 9, 12)}
 #: training and held-out points of the conditions sweep (fewer than the paper's 100,000, for compute)
 CONDITION_POINTS = (30_000, 3_000)
@@ -295,9 +308,9 @@ def parameter_gradient(net: torch.nn.Module, data: ArtificialData) -> torch.Tens
 
 
 def symmetry_map(stds, rotation) -> np.ndarray:
-    r"""The volume-preserving linear map :math:`M = D R D^{-1}` that maps :math:`N(0, D^2)` to itself.
+    r"""The volume-preserving linear map :math:`S = D R D^{-1}` that maps :math:`N(0, D^2)` to itself.
 
-    :math:`M D^2 M^\top = D R R^\top D = D^2` and :math:`\det M = \det R = 1`.
+    :math:`S D^2 S^\top = D R R^\top D = D^2` and :math:`\det S = \det R = 1`.
 
     Arguments:
         stds: the diagonal of D, ``(n,)``, positive.
@@ -321,26 +334,26 @@ def symmetry_map(stds, rotation) -> np.ndarray:
     return d[:, None] * r / d[None, :]
 
 
-def factorial_fit(means, stds, M) -> tuple[np.ndarray, np.ndarray]:
-    r"""The factorial Gaussian that best fits each class of :math:`w = Mz` when :math:`z \mid u \sim N(\mu(u), \mathrm{diag}(\sigma(u))^2)`.
+def factorial_fit(means, stds, S) -> tuple[np.ndarray, np.ndarray]:
+    r"""The factorial Gaussian that best fits each class of :math:`w = Sz` when :math:`z \mid u \sim N(\mu(u), \mathrm{diag}(\sigma(u))^2)`.
 
-    The class of :math:`w` is :math:`N(M\mu(u), M\,\mathrm{diag}(\sigma(u)^2) M^\top)`; its best
+    The class of :math:`w` is :math:`N(S\mu(u), S\,\mathrm{diag}(\sigma(u)^2) S^\top)`; its best
     factorial fit (in likelihood) keeps the means and the diagonal of the covariance.
 
     Arguments:
-        means, stds: ``(K, n)``, one row per condition.
-        M: ``(n, n)``.
+        means, stds: ``(M, n)``, one row per condition.
+        S: ``(n, n)``.
 
     Returns:
-        ``(means_w, stds_w)``, each ``(K, n)``.
+        ``(means_w, stds_w)``, each ``(M, n)``.
     """
     means = as_float64(means, "means", ndim=2)
     stds = as_float64(stds, "stds", ndim=2)
-    M = as_float64(M, "M", ndim=2)
-    if means.shape != stds.shape or M.shape != (means.shape[1],) * 2:
-        raise ValueError(f"need means and stds (K, n) and M (n, n); got {means.shape}, {stds.shape}, {M.shape}")
-    var_w = np.einsum("ij,cj,ij->ci", M, stds**2, M)  # diag(M diag(s^2) M^T) per class
-    return means @ M.T, np.sqrt(var_w)
+    S = as_float64(S, "S", ndim=2)
+    if means.shape != stds.shape or S.shape != (means.shape[1],) * 2:
+        raise ValueError(f"need means and stds (M, n) and S (n, n); got {means.shape}, {stds.shape}, {S.shape}")
+    var_w = np.einsum("ij,cj,ij->ci", S, stds**2, S)  # diag(S diag(s^2) S^T) per class
+    return means @ S.T, np.sqrt(var_w)
 
 
 def model_nll(w, u, means, stds) -> float:
@@ -352,7 +365,7 @@ def model_nll(w, u, means, stds) -> float:
     Arguments:
         w: ``(N, n)`` codes.
         u: ``(N,)`` integer labels.
-        means, stds: ``(K, n)``.
+        means, stds: ``(M, n)``.
 
     Returns:
         The mean NLL in nats per dimension.
@@ -370,48 +383,48 @@ def batch_nll(w, u, n_classes: int) -> float:
     return float(class_conditional_nll(w, torch.as_tensor(u), n_classes))
 
 
-def population_change(stds, M, weights=None) -> float:
-    r"""Exact change of the expected loss (nats per dimension) when :math:`w = Mz` replaces :math:`w = z`.
+def population_change(stds, S, weights=None) -> float:
+    r"""Exact change of the expected loss (nats per dimension) when :math:`w = Sz` replaces :math:`w = z`.
 
     With the best factorial fit of every class (:func:`factorial_fit`), the expected NLL of class
-    u changes by :math:`\tfrac12\big(\sum_i \log (M\Sigma_u M^\top)_{ii} - \log\det\Sigma_u\big)`
-    for :math:`\det M = 1`: zero when :math:`M\Sigma_u M^\top` is diagonal, positive otherwise
+    u changes by :math:`\tfrac12\big(\sum_i \log (S\Sigma_u S^\top)_{ii} - \log\det\Sigma_u\big)`
+    for :math:`\det S = 1`: zero when :math:`S\Sigma_u S^\top` is diagonal, positive otherwise
     (Hadamard's inequality).
 
     Arguments:
-        stds: ``(K, n)`` class standard deviations of z.
-        M: ``(n, n)`` with determinant 1.
+        stds: ``(M, n)`` class standard deviations of z.
+        S: ``(n, n)`` with determinant 1.
         weights: class probabilities (default: equal, as the artificial data draw labels).
 
     Returns:
         The change, averaged over classes and divided by n.
     """
     stds = as_float64(stds, "stds", ndim=2)
-    M = as_float64(M, "M", ndim=2)
-    if abs(np.linalg.det(M) - 1) > 1e-9:
-        raise ValueError(f"M must have determinant 1 (volume preserving), got {np.linalg.det(M)}")
+    S = as_float64(S, "S", ndim=2)
+    if abs(np.linalg.det(S) - 1) > 1e-9:
+        raise ValueError(f"S must have determinant 1 (volume preserving), got {np.linalg.det(S)}")
     weights = np.full(len(stds), 1 / len(stds)) if weights is None else as_float64(weights, "weights", ndim=1)
-    _, stds_w = factorial_fit(np.zeros_like(stds), stds, M)
+    _, stds_w = factorial_fit(np.zeros_like(stds), stds, S)
     per_class = np.log(stds_w).sum(1) - np.log(stds).sum(1)  # = (sum log diag - log det) / 2
     return float(weights @ per_class / stds.shape[1])
 
 
 @dataclass
 class SymmetryCheck:
-    """What the map :math:`w = Mz`, :math:`M = D R D^{-1}`, does to the loss and to the MCC.
+    """What the map :math:`w = Sz`, :math:`S = D R D^{-1}`, does to the loss and to the MCC.
 
     Attributes:
-        M: the map, ``(n, n)``.
+        S: the map, ``(n, n)``.
         det: its determinant (1).
         loss_z: model NLL of the true latent under the true model (nats/dim).
-        loss_w: model NLL of ``w = Mz`` under the best factorial fit of each class.
+        loss_w: model NLL of ``w = Sz`` under the best factorial fit of each class.
         model_change: ``loss_w - loss_z``.
         batch_change: the same change of the batch-statistics loss (the training loss).
         population_change: the exact expected change (:func:`population_change`).
         mcc: MCC between z and w (1 for the identity).
     """
 
-    M: np.ndarray
+    S: np.ndarray
     det: float
     loss_z: float
     loss_w: float
@@ -422,20 +435,20 @@ class SymmetryCheck:
 
 
 def symmetry_check(data: ArtificialData, rotation, reference: int = 0) -> SymmetryCheck:
-    r"""Apply :math:`M = D R D^{-1}` (D: the class standard deviations of class ``reference``) to the informative part of z.
+    r"""Apply :math:`S = D R D^{-1}` (D: the class standard deviations of class ``reference``) to the informative part of z.
 
-    M is a symmetry of the reference class. If every class has the covariance :math:`D^2`
+    S is a symmetry of the reference class. If every class has the covariance :math:`D^2`
     (``variances="shared"``), it is a symmetry of every class, and the model
-    :math:`(M\mu(u), D)` gives ``w = Mz`` exactly the likelihood that the true model gives z. If
+    :math:`(S\mu(u), D)` gives ``w = Sz`` exactly the likelihood that the true model gives z. If
     the variances change across classes, the best factorial fit of ``w`` is worse.
 
-    The other ``10 - n`` variables of z are left alone by M; they add the same amount to every
+    The other ``10 - n`` variables of z are left alone by S; they add the same amount to every
     loss and are left out.
 
     Arguments:
         data: artificial data (its ``z``, ``u``, ``means`` and ``stds`` are used).
         rotation: ``(n, n)`` rotation, n = ``data.n_informative``.
-        reference: the class whose covariance M preserves.
+        reference: the class whose covariance S preserves.
 
     Returns:
         A :class:`SymmetryCheck`.
@@ -446,18 +459,18 @@ def symmetry_check(data: ArtificialData, rotation, reference: int = 0) -> Symmet
     n = data.n_informative
     z = data.z[:, :n].double().numpy()
     means, stds = data.means.double().numpy(), data.stds.double().numpy()
-    M = symmetry_map(stds[reference], rotation)
-    w = z @ M.T
-    means_w, stds_w = factorial_fit(means, stds, M)
+    S = symmetry_map(stds[reference], rotation)
+    w = z @ S.T
+    means_w, stds_w = factorial_fit(means, stds, S)
     loss_z, loss_w = model_nll(z, data.u, means, stds), model_nll(w, data.u, means_w, stds_w)
     return SymmetryCheck(
-        M=M,
-        det=float(np.linalg.det(M)),
+        S=S,
+        det=float(np.linalg.det(S)),
         loss_z=loss_z,
         loss_w=loss_w,
         model_change=loss_w - loss_z,
         batch_change=batch_nll(w, data.u, data.n_clusters) - batch_nll(z, data.u, data.n_clusters),
-        population_change=population_change(stds, M, np.bincount(data.u.numpy(), minlength=len(stds)) / len(z)),
+        population_change=population_change(stds, S, np.bincount(data.u.numpy(), minlength=len(stds)) / len(z)),
         mcc=mcc(z, w),
     )
 
@@ -478,15 +491,16 @@ def symmetry_scan(data: ArtificialData, angles, reference: int = 0) -> dict[str,
 
 
 def conditions_rows(records: list[dict], conditions: dict | None = None, data_seeds=CONDITION_SEEDS) -> list[dict]:
-    """One summary row per (n informative variables, K conditions) of the conditions sweep.
+    """One summary row per (n informative variables, M conditions) of the conditions sweep.
 
     Arguments:
         records: records of the sweep (filter them to one schedule and data size first).
-        conditions: ``{n: (K, ...)}`` the sweep must cover (default :data:`CONDITIONS`).
+        conditions: ``{n: (M, ...)}`` the sweep must cover (default :data:`CONDITIONS`).
         data_seeds: the data seeds every setting must have.
 
     Returns:
-        Rows with ``n``, ``K``, ``needed`` (2n + 1, Theorem 1 with k = 2), ``enough`` (K >= 2n + 1),
+        Rows with ``n``, ``M`` (the number of conditions), ``needed`` (2n + 1, Theorem 1 with k = 2),
+        ``enough`` (M >= 2n + 1),
         and the fields of :func:`summarise`.
 
     Raises:
@@ -508,10 +522,175 @@ def conditions_rows(records: list[dict], conditions: dict | None = None, data_se
             rows.append(
                 {
                     "n": n,
-                    "K": k,
+                    "M": k,
                     "needed": 2 * n + 1,
                     "enough": max_identifiable_dims(k, 2) >= n,
                     **summarise(group),
                 }
             )
     return rows
+
+
+def chapter_runs(scale: str, device=None) -> dict:
+    """Every run of the chapter theory_predictions: logged, or recomputed at ``paper`` scale.
+
+    Arguments:
+        scale: ``"paper"`` retrains every run with :data:`TRAINING`; any other scale reads the records
+            logged by :data:`COMMANDS`.
+        device: the device of recomputed runs.
+
+    Returns:
+        A dict with ``knee`` (the starts :data:`KNEE_INITS` on :data:`KNEE_SEEDS`), ``standard`` (the
+        ``identity`` start on :data:`CONTROL_SEEDS`, the paper's data), ``control`` (shared variances on
+        :data:`CONTROL_SEEDS`), ``conditions`` (the :data:`CONDITIONS` sweep on :data:`CONDITION_SEEDS`),
+        ``condition_rows`` (:func:`conditions_rows` of it), ``n_runs`` and ``hours`` (training time, each
+        run counted once) and ``source``.
+
+    Raises:
+        ValueError: a setting lacks its run, or has two (:func:`require_complete`).
+
+    References:
+        Sorrenson et al. (2020), §3.1 (condition (ii)), §3.3 and §4.3.
+    """
+    points, held_out = CONDITION_POINTS
+    if scale == "paper":
+
+        def sweep(seeds, **settings):
+            return seed_sweep(seeds, (0,), cache=None, log=None, device=device, **TRAINING, **settings)
+
+        knee = [r for init in KNEE_INITS for r in sweep(KNEE_SEEDS, init=init, eval_epochs=KNEE_EVAL_EPOCHS)]
+        standard = [r for r in knee if r["init"] == "identity"]  # the paper's start: the standard run
+        control = sweep(CONTROL_SEEDS, variances="shared")
+        conditions = [
+            r
+            for n, ks in CONDITIONS.items()
+            for k in ks
+            for r in sweep(CONDITION_SEEDS, n_latent=n, n_clusters=k, n_points=points, n_val=held_out)
+        ]
+        source = "recomputed in this build"
+    else:
+
+        def logged(name, **settings):
+            records = load_records(results_path(f"artificial_{name}.json"))
+            return filter_records(records, net_seed=0, n_epochs=30, lr=1e-2, milestones=[10], **settings)
+
+        paper_size = dict(n_points=100_000, n_val=10_000, n_clusters=5, n_latent=2)
+        standard = [
+            r
+            for r in logged("exp1_drop10_dev", **paper_size, variances="random", init="identity")
+            if r["data_seed"] in CONTROL_SEEDS
+        ]
+        # the identity arm of the knee question is the standard run; the other two starts were logged apart
+        knee = standard + [
+            r
+            for init in ("scrambled", "random")
+            for r in logged("knee_origin", **paper_size, variances="random", init=init)
+        ]
+        control = logged("negative_control", **paper_size, variances="shared", init="identity")
+        conditions = logged("conditions", n_points=points, n_val=held_out, variances="random", init="identity")
+        source = "read from the logged records in bench/results"
+    knee = require_complete(knee, init=KNEE_INITS, data_seed=KNEE_SEEDS)
+    control = require_complete(control, data_seed=CONTROL_SEEDS)
+    standard = require_complete(standard, data_seed=CONTROL_SEEDS)
+    condition_rows = conditions_rows(conditions)  # also checks that every setting is there
+    conditions = [
+        r
+        for r in conditions
+        if r["n_clusters"] in CONDITIONS.get(r["n_latent"], ()) and r["data_seed"] in CONDITION_SEEDS
+    ]
+    all_runs = {id(r): r for r in knee + control + standard + conditions}.values()  # shared runs counted once
+    return {
+        "knee": knee,
+        "standard": standard,
+        "control": control,
+        "conditions": conditions,
+        "condition_rows": condition_rows,
+        "n_runs": len(all_runs),
+        "hours": sum(r["seconds"] for r in all_runs) / 3600,
+        "source": source,
+    }
+
+
+def knee_rows(initial: dict, by_run: dict, seeds=KNEE_SEEDS, trained=KNEE_INITS) -> tuple[list[dict], dict]:
+    """The table of the knee question: every start at epoch 0 and, where it was trained, at the end.
+
+    Arguments:
+        initial: ``{(init, data seed): Evaluation}`` of the untrained networks (:func:`initial_evaluation`).
+        by_run: ``{(init, data seed): record}`` of the trained runs.
+        seeds: the data seeds.
+        trained: the starts that were trained; the other starts in ``initial`` are reported at epoch 0 only.
+
+    Returns:
+        ``(rows, summary)``: one table row per start; and per start a dict with ``dim0`` (data sets whose
+        untrained spectrum reads dimension 2 by the book's knee rule), ``top0``, ``gap0``, ``largest0``
+        (medians of the untrained top-spectrum MCC, gap and largest standard deviation), ``top_ok0``
+        (untrained top-spectrum MCC at least 0.95) and, for trained starts, the fields of :func:`summarise`.
+
+    References:
+        Sorrenson et al. (2020), §3.3 and Fig. 2 (the spectrum and its knee).
+    """
+    present = list(dict.fromkeys(init for init, _ in initial))
+    inits = [i for i in trained if i in present] + [i for i in present if i not in trained]  # trained first
+    rows, summary = [], {}
+    for init in inits:
+        start = [initial[(init, s)] for s in seeds]
+        n = len(start)
+        s = {
+            "dim0": sum(e.n_informative == 2 for e in start),
+            "top0": float(np.median([e.top_mcc for e in start])),
+            "gap0": float(np.median([e.gap for e in start])),
+            "top_ok0": sum(e.top_mcc >= 0.95 for e in start),
+            "largest0": float(np.median([e.spectrum.std[0] for e in start])),
+        }
+        row = {
+            "start": init,
+            "epoch 0: dim = 2": f"{s['dim0']} of {n}",
+            "epoch 0: top-MCC": f"{s['top0']:.3f}",
+            "epoch 0: gap": f"{s['gap0']:.2f}",
+        }
+        if init in trained:
+            s.update(summarise([by_run[(init, seed)] for seed in seeds]))
+            row.update(
+                {
+                    "end: dim = 2": f"{s['right_dim']} of {n}",
+                    "end: top-MCC (min)": f"{s['median_top_mcc']:.3f} ({s['min_top_mcc']:.3f})",
+                    "end: gap": f"{s['median_gap']:.2f}",
+                    "successes": f"{s['successes']} of {n}",
+                }
+            )
+        else:
+            row.update({"end: dim = 2": "not trained", "end: top-MCC (min)": "", "end: gap": "", "successes": ""})
+        summary[init] = s
+        rows.append(row)
+    return rows, summary
+
+
+def conditions_table(trained_rows: list[dict], start_rows: list[dict]) -> list[dict]:
+    """The table of the conditions sweep: the untrained and the trained networks side by side.
+
+    Arguments:
+        trained_rows: :func:`conditions_rows` of the trained runs.
+        start_rows: :func:`conditions_rows` of the same runs at epoch 0, in the same order.
+
+    Returns:
+        One row per setting with ``n``, ``M``, ``2n + 1`` and, for epoch 0 and after training, the median
+        (smallest) top-spectrum MCC and the runs whose detected dimension is n; and the successes.
+
+    Raises:
+        ValueError: the two lists are not of the same settings in the same order.
+    """
+    if [(r["n"], r["M"]) for r in trained_rows] != [(r["n"], r["M"]) for r in start_rows]:
+        raise ValueError("trained and epoch-0 rows must list the same settings in the same order")
+    return [
+        {
+            "n": row["n"],
+            "M": row["M"],
+            "2n + 1": row["needed"],
+            "epoch 0: top-MCC (min)": f"{row0['median_top_mcc']:.3f} ({row0['min_top_mcc']:.3f})",
+            "epoch 0: dim = n": f"{row0['right_dim']} of {row0['runs']}",
+            "trained: top-MCC (min)": f"{row['median_top_mcc']:.3f} ({row['min_top_mcc']:.3f})",
+            "trained: dim = n": f"{row['right_dim']} of {row['runs']}",
+            "successes": f"{row['successes']} of {row['runs']}",
+        }
+        for row, row0 in zip(trained_rows, start_rows)
+    ]
