@@ -1,5 +1,5 @@
 """Tests of gin_core.book.atlas (PCA spectrum, knee table, atlas, variable sweeps, temperature
-samples, effect sizes, prepare_atlas) and of the knee rules it relies on,
+samples, effect sizes, prepare_atlas, the slider's decode_moved and slider_strip) and of the knee rules it relies on,
 gin_core.metrics.count_informative and knee_prominence, with the arguments the book uses.
 
 The sweeps are checked exactly (float64) on the Table 3 network at initialisation, which is a
@@ -15,12 +15,15 @@ import torch
 
 from gin_core.book.atlas import (
     DEFAULT_KNEE,
+    TABLE_WRITTEN_FOR,
     Atlas,
+    decode_moved,
     effect_sizes,
     knee_table,
     make_atlas,
     pca_spectrum,
     prepare_atlas,
+    slider_strip,
     temperature_samples,
     variable_sweep,
 )
@@ -300,3 +303,40 @@ def test_prepare_atlas_encodes_with_noise():
     assert prepare_atlas(net, x, u, k=7).k == 7
     by_gap = prepare_atlas(net, x, u, noise=0.01, seed=4, method="max_gap", min_k=1, max_k=200)
     assert by_gap.k == count_informative(expected.spectrum, "max_gap", min_k=1, max_k=200)
+
+
+def test_decode_moved_is_one_image_of_the_sweep(linear_atlas):
+    atlas, _, _ = linear_atlas
+    images, _, offsets = variable_sweep(atlas, 2, steps=5)
+    for digit in (0, 7):
+        for column, t in enumerate(offsets):
+            moved = decode_moved(atlas, 2, digit, t)
+            assert moved.shape == (28, 28)
+            np.testing.assert_allclose(moved, images[digit, column], atol=1e-12)
+    # only the variable's own pixel moves, by t class standard deviations
+    r, c = pixel_of(atlas, 2)
+    j = atlas.latent_index(2)
+    delta = decode_moved(atlas, 2, 3, 1.5) - decode_moved(atlas, 2, 3, 0.0)
+    assert delta[r, c] == pytest.approx(1.5 * float(atlas.prior.stds[3, j]))
+    assert np.count_nonzero(np.abs(delta) > 1e-12) == 1
+
+
+def test_slider_strip_stacks_decode_moved(linear_atlas):
+    atlas, _, _ = linear_atlas
+    offsets = np.linspace(-2, 2, 7)
+    strip = slider_strip(atlas, 1, digit=4, offsets=offsets)
+    assert strip.shape == (7, 28, 28)
+    for image, t in zip(strip, offsets):
+        np.testing.assert_allclose(image, decode_moved(atlas, 1, 4, t), atol=1e-12)
+    with pytest.raises(ValueError, match="digit"):
+        slider_strip(atlas, 1, digit=10, offsets=offsets)
+    with pytest.raises(ValueError, match="digit"):
+        decode_moved(atlas, 1, -1, 0.0)
+    with pytest.raises(ValueError, match="variable numbers"):
+        decode_moved(atlas, 785, 0, 0.0)
+
+
+def test_table_written_for_names_a_build():
+    assert set(TABLE_WRITTEN_FOR) == {"sha256_prefix", "training_images", "k"}
+    assert len(TABLE_WRITTEN_FOR["sha256_prefix"]) == 16
+    int(TABLE_WRITTEN_FOR["sha256_prefix"], 16)  # hex digits of a SHA-256

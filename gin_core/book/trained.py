@@ -25,7 +25,19 @@ from ..training.cli import build_parser
 from ..weights import load_weights, save_weights
 from . import settings
 
-__all__ = ["TRAIN_COMMAND", "parse_train_command", "export_weights", "TrainedModel", "load_trained"]
+__all__ = [
+    "TRAIN_COMMAND",
+    "PAPER_OPTIMISER",
+    "parse_train_command",
+    "export_weights",
+    "TrainedModel",
+    "load_trained",
+    "training_checkpoint",
+]
+
+#: the paper's optimisation of the digits network (§4.4.1), as keyword arguments of :func:`gin_core.train`:
+#: Adam at 3e-4, batches of 240, Gaussian noise of standard deviation 0.01 on every batch; seed 0
+PAPER_OPTIMISER = {"lr": 3e-4, "batch_size": 240, "noise": 0.01, "seed": 0}
 
 TRAIN_COMMAND = (
     "python -m gin_core.training digits --dataset {dataset} --data-root data --epochs 95 --lr 3e-4 --drop 45 --seed 0 "
@@ -224,3 +236,26 @@ def load_trained(dataset: str, device: str | torch.device = "cpu") -> TrainedMod
     return TrainedModel(
         net, dataset, "shipped", shipped, provenance["epochs_done"], provenance.get("history", {}), provenance
     )
+
+
+def training_checkpoint(scale: str, dataset: str):
+    """Where the training chapter's run writes its checkpoint.
+
+    At ``paper`` scale the run is the reader's own network, so it goes to ``<book root>/runs/gin_<dataset>/``
+    where :func:`load_trained` finds it (and the run resumes from it); at the other scales it is a
+    demonstration and goes to a temporary folder, so that it never replaces the analysed network.
+
+    Arguments:
+        scale: ``"paper"``, ``"cpu"`` or ``"smoke"``.
+        dataset: the data set trained on.
+
+    Returns:
+        ``(path, folder)``: the checkpoint's path, and the :class:`tempfile.TemporaryDirectory` that holds it
+        (``None`` at ``paper`` scale); keep ``folder`` alive as long as the checkpoint is needed.
+    """
+    import tempfile
+
+    if scale == "paper":
+        return settings.runs_dir() / f"gin_{dataset}" / "checkpoint.pt", None
+    folder = tempfile.TemporaryDirectory()
+    return Path(folder.name) / "checkpoint.pt", folder
