@@ -1,0 +1,100 @@
+"""iVAE (gin_core.book.ivae): its terms against torch.distributions in float64, its bounds, its errors."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from gin_core.book.experiments import split_data
+from gin_core.book.ivae import IVAE, IVAESettings, count_active, evaluate_ivae, ivae_summary, train_ivae
+
+
+def _model(d=3, k=4, x_dim=6, seed=0):
+    torch.manual_seed(seed)
+    model = IVAE(x_dim, k, IVAESettings(latent_dim=d, width=16)).double()
+    with torch.no_grad():  # a prior that is not the initial N(0, 1), so that the KL terms are not trivial
+        model.prior_mean.normal_()
+        model.prior_log_var.uniform_(-1, 1)
+    x = torch.randn(50, x_dim, dtype=torch.float64)
+    u = torch.arange(50) % k
+    return model, x, u
+
+
+def test_kl_terms_match_torch_distributions_in_float64():
+    model, x, u = _model()
+    m, lv = model.posterior(x, u)
+    pm, plv = model.prior(u)
+    expected = kl_divergence(Normal(m, (0.5 * lv).exp()), Normal(pm, (0.5 * plv).exp()))
+    torch.testing.assert_close(model.kl_terms(x, u), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_elbo_is_reconstruction_minus_kl():
+    model, x, u = _model()
+    g = torch.Generator().manual_seed(3)
+    m, lv = model.posterior(x, u)
+    eps = torch.randn(m.shape, generator=torch.Generator().manual_seed(3), dtype=m.dtype)
+    z = m + (0.5 * lv).exp() * eps
+    std = math.exp(0.5 * float(model.obs_log_var))
+    rec = Normal(model.decoder(z), std).log_prob(x).sum(1)
+    torch.testing.assert_close(model.elbo(x, u, g), rec - model.kl_terms(x, u).sum(1), rtol=1e-10, atol=1e-10)
+
+
+def test_importance_bound_is_tighter_than_the_elbo_on_average():
+    model, x, u = _model()
+    g = torch.Generator().manual_seed(0)
+    elbo = torch.stack([model.elbo(x, u, g) for _ in range(200)]).mean(0)  # E_q of the one-sample ELBO
+    iwae = model.importance_bound(x, u, samples=256)
+    assert float((iwae - elbo.detach()).mean()) > 0
+
+
+def test_bad_input_is_named():
+    model, x, u = _model()
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 6\)"):
+        model.posterior(x[:, :5], u)
+    with pytest.raises(ValueError, match="one label per row"):
+        model.posterior(x, u[:10])
+    with pytest.raises(ValueError, match="integer labels in 0..3"):
+        model.posterior(x, u + 4)
+    with pytest.raises(ValueError, match="latent_dim must be a positive integer"):
+        IVAESettings(latent_dim=0)
+    with pytest.raises(ValueError, match="obs_std must be > 0"):
+        IVAESettings(latent_dim=2, obs_std=0.0)
+
+
+def test_count_active_is_the_kl_threshold():
+    assert count_active([2.0, 1.5, 0.2, 0.05, 0.0], 0.1) == 3
+    assert count_active([2.0, 1.5, 0.2, 0.05, 0.0], 1.0) == 2
+
+
+def test_an_unused_dimension_has_no_kl_and_is_not_counted():
+    """Train 2 + 3 latent dimensions on data with 2 informative variables: the extra ones fall towards
+    their prior (a short run: the third dimension may not have reached the 0.1-nat rule yet)."""
+    train, _ = split_data(5, 3000, 0, 0, 2, mixing="mlp1")
+    fit = train_ivae(train, IVAESettings(latent_dim=5, n_epochs=15, milestones=(), batch_size=100, lr=3e-3))
+    record = evaluate_ivae(fit, train)
+    spectrum = np.asarray(record["kl_spectrum"])
+    assert spectrum[:2].min() > 1.0 and spectrum[:2].min() > 5 * spectrum[2:].max(), spectrum
+    assert record["n_active"] == count_active(spectrum, 0.1)
+
+
+def test_summary_counts_successes_by_kind():
+    told = [{"top_mcc": t, "val_neg_iwae": -1.0, "seconds": 1.0} for t in (0.99, 0.96, 0.5)]
+    ten = [dict(r, n_active=a) for r, a in zip(told, (5, 4, 5))]
+    gin = [
+        {"top_mcc": t, "n_informative": a, "val_nll": -1.2, "seconds": 2.0} for t, a in ((0.99, 5), (0.96, 5), (0.9, 5))
+    ]
+    assert ivae_summary(told, 5, "told")["successes"] == 2
+    assert ivae_summary(ten, 5, "ten")["successes"] == 1
+    assert ivae_summary(ten, 5, "ten")["right_dimension"] == 2
+    assert ivae_summary(gin, 5, "gin")["successes"] == 2
+    with pytest.raises(ValueError, match="kind must be"):
+        ivae_summary(told, 5, "vae")
+
+
+def test_a_diverging_run_is_an_error_not_a_nan():
+    train, _ = split_data(5, 500, 0, 0, 2, mixing="mlp1")
+    train.x = train.x * float("nan")
+    with pytest.raises(ValueError, match="training diverged"):
+        train_ivae(train, IVAESettings(latent_dim=2, n_epochs=1, batch_size=100))
