@@ -1,5 +1,6 @@
 """Tests of gin_core.book.conditions: the crossbar detector on drawn strokes, the rare-condition count,
-the class mixture of sub-labels, variable matching, the sub-label NLL, and sampling."""
+the class mixture of sub-labels, variable matching, the sub-label NLL, sampling, and the chapter's helpers
+(the pair for a scale, its NLL, the comparison with the logged measurement, the crossed-seven reading)."""
 
 import math
 
@@ -10,10 +11,14 @@ import torch
 from gin_core import GIN, emnist_gin, heldout_nll
 from gin_core.book.conditions import (
     class_mixture_weights,
+    compare_crossed,
     crossbar,
     crossed_fraction,
     match_variables,
+    pair_for_scale,
+    pair_nll,
     rare_condition_share,
+    record_differences,
     sample_conditions,
     sublabel_nll,
     wilson_interval,
@@ -120,3 +125,91 @@ def test_sample_conditions_decodes_the_base():
     assert images.shape == (7, 1, 28, 28) and torch.allclose(images[0], mean_image[0], atol=1e-5)
     again = sample_conditions(model, torch.full((3,), 7), temperature=1.0, seed=4)
     assert torch.equal(again, sample_conditions(model, torch.full((3,), 7), temperature=1.0, seed=4))
+
+
+def measurement(k10=12, k40=15, rows=None, crossed=(5, 1, 2)):
+    """A measurement of the pair with the fields record_differences compares."""
+    rows = rows or [{"variable": 1, "partner": 2, "r": 0.9, "survives": True}]
+    return {
+        "labels": {"k": k10},
+        "sublabels": {"k": k40},
+        "matching": {"rows": [dict(r) for r in rows]},
+        "crossed": {key: {"crossed": n} for key, n in zip(("train", "labels", "sublabels"), crossed)},
+    }
+
+
+def test_record_differences_names_each_difference():
+    recorded = measurement()
+    assert record_differences(measurement(), recorded) == []
+    assert record_differences(measurement(k40=16), recorded) == ["sublabels: k = 16, recorded 15"]
+    moved = measurement(rows=[{"variable": 1, "partner": 2, "r": 0.9 + 1e-3, "survives": True}])
+    assert len(record_differences(moved, recorded)) == 1
+    assert (
+        record_differences(
+            measurement(rows=[{"variable": 1, "partner": 2, "r": 0.9 + 1e-9, "survives": True}]), recorded
+        )
+        == []
+    )
+    assert record_differences(measurement(crossed=(5, 1, 3)), recorded) == ["crossed sublabels: 3, recorded 2"]
+    longer = measurement(
+        rows=[*recorded["matching"]["rows"], {"variable": 2, "partner": 1, "r": 0.8, "survives": True}]
+    )
+    assert "2 matched variables, recorded 1" in record_differences(longer, recorded)
+
+
+def interval(fraction, low, high):
+    return {"fraction": fraction, "low": low, "high": high}
+
+
+def test_compare_crossed_readings():
+    real = interval(0.10, 0.09, 0.11)
+    far = compare_crossed(
+        {"train": real, "labels": interval(0.01, 0.0, 0.02), "sublabels": interval(0.015, 0.005, 0.03)}
+    )
+    assert "overlap: no difference" in far["between"] and far["versus_real"].startswith("both lie far below")
+    assert far["labels_hold"] and far["sublabels_hold"]
+    apart = compare_crossed(
+        {"train": real, "labels": interval(0.01, 0.0, 0.02), "sublabels": interval(0.06, 0.05, 0.07)}
+    )
+    assert "do not overlap" in apart["between"] and "makes more" in apart["between"]
+    assert apart["labels_hold"] and not apart["sublabels_hold"]
+    assert apart["versus_real"].startswith("at least one comes close")
+    fewer = compare_crossed(
+        {"train": real, "labels": interval(0.06, 0.05, 0.07), "sublabels": interval(0.01, 0.0, 0.02)}
+    )
+    assert "makes fewer" in fewer["between"] and not fewer["labels_hold"]
+
+
+def test_pair_nll_reads_the_provenance():
+    provenance = {
+        "labels": {"test_nll": {"bits_per_dim": 3.9}},
+        "sublabels": {
+            "test_nll_sub_labels": {"sublabel": {"bits_per_dim": 3.8}, "class_mixture": {"bits_per_dim": 3.85}}
+        },
+    }
+    nll = pair_nll({"provenance": provenance, "nets": {}}, None, None, None, None, None)
+    assert nll == {"labels": 3.9, "class_mixture": 3.85, "sublabel": 3.8}
+
+
+def test_pair_nll_measures_without_provenance():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(300, 1, 28, 28, generator=g)
+    u = torch.arange(300) % 10
+    single = fit_sub_labels(x, u, per_class=1, n_components=3)
+    net = emnist_gin(seed=0).eval()
+    nll = pair_nll(
+        {"provenance": None, "nets": {"labels": net, "sublabels": net}}, single, x[:200], u[:200], x[200:], u[200:]
+    )
+    reference = heldout_nll(net, x[:200], u[:200], x[200:], u[200:], n_classes=10, noise=0.01)
+    # one sub-label per class and the same network: all three are the 10-class NLL
+    assert nll["labels"] == pytest.approx(reference.bits_per_dim, abs=1e-9)
+    assert nll["class_mixture"] == pytest.approx(reference.bits_per_dim, abs=1e-9)
+    assert nll["sublabel"] == pytest.approx(reference.bits_per_dim, abs=1e-9)
+
+
+def test_pair_for_scale_loads_the_shipped_pair():
+    pair = pair_for_scale("cpu", "mnist", None, None, runs="unused")
+    assert set(pair["nets"]) == set(pair["histories"]) == set(pair["provenance"]) == {"labels", "sublabels"}
+    assert pair["excluded"] == pair["provenance"]["sublabels"]["samples_excluded"]
+    assert pair["drop"] == pair["provenance"]["labels"]["lr_drops"][0]
+    assert len(pair["histories"]["labels"]["loss"]) == pair["provenance"]["labels"]["epochs_done"]

@@ -10,7 +10,14 @@ import pytest
 import torch
 
 from gin_core import emnist_gin, inversion_error, load_weights, train
-from gin_core.book.trained import TRAIN_COMMAND, export_weights, load_trained, parse_train_command
+from gin_core.book.trained import (
+    PAPER_OPTIMISER,
+    TRAIN_COMMAND,
+    export_weights,
+    load_trained,
+    parse_train_command,
+    training_checkpoint,
+)
 from gin_core.digits import load_digits
 from gin_core.weights import sha256_file
 
@@ -141,3 +148,21 @@ def test_export_script_reads_the_command_from_the_run_folder(tmp_path, mnist_roo
     (run / "command.txt").unlink()
     with pytest.raises(SystemExit, match="give --command"):
         script.main([str(run / "checkpoint.pt"), "--out-dir", str(tmp_path / "out2")])
+
+
+def test_paper_optimiser_is_the_training_command():
+    args = parse_train_command(TRAIN_COMMAND.format(dataset="mnist"))
+    batch_size = args.batch_size or 240  # the digits default of the training CLI
+    assert PAPER_OPTIMISER == {"lr": args.lr, "batch_size": batch_size, "noise": args.noise, "seed": args.seed}
+
+
+def test_training_checkpoint_paper_scale_is_the_readers_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("GIN_BOOK_ROOT", str(tmp_path))
+    (tmp_path / "_toc.yml").write_text("root: intro\n")
+    path, folder = training_checkpoint("paper", "emnist")
+    assert folder is None and path == tmp_path.resolve() / "runs" / "gin_emnist" / "checkpoint.pt"
+    for scale in ("cpu", "smoke"):
+        path, folder = training_checkpoint(scale, "mnist")
+        assert path.parent == Path(folder.name) and path.parent.is_dir() and tmp_path not in path.parents
+        folder.cleanup()
+        assert not path.parent.exists()
