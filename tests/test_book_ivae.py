@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
+from gin_core.artificial import ArtificialData
 from gin_core.book.experiments import split_data
 from gin_core.book.ivae import IVAE, IVAESettings, count_active, evaluate_ivae, ivae_summary, train_ivae
 
@@ -98,3 +99,46 @@ def test_a_diverging_run_is_an_error_not_a_nan():
     train.x = train.x * float("nan")
     with pytest.raises(ValueError, match="training diverged"):
         train_ivae(train, IVAESettings(latent_dim=2, n_epochs=1, batch_size=100))
+
+
+def _rotated_pair(shared: bool, seed: int, n_points: int = 6000, k: int = 6):
+    """Two informative variables and two noise variables, mixed by a 45-degree rotation (raw x: MCC 0.71).
+
+    Identifiable version: the two variables swap a small and a large standard deviation from one
+    condition to the next, so their variance ratio changes; control: one isotropic variance for all.
+    """
+    g = torch.Generator().manual_seed(seed)
+    means = torch.rand(k, 2, generator=g) * 6 - 3
+    stds = torch.full((k, 2), 1.5) if shared else torch.tensor([[0.5, 2.5], [2.5, 0.5]]).repeat(k // 2, 1)
+    u = torch.randint(0, k, (n_points,), generator=g)
+    informative = means[u] + stds[u] * torch.randn(n_points, 2, generator=g)
+    z = torch.cat([informative, 0.01 * torch.randn(n_points, 2, generator=g)], 1)
+    c = math.sqrt(0.5)
+    rotation = torch.tensor([[c, -c, 0, 0], [c, c, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]])
+    variances = "shared" if shared else "random"
+    return ArtificialData(x=z @ rotation.T, u=u, z=z, means=means, stds=stds, seed=seed, variances=variances)
+
+
+def _fit_pair(shared: bool, seed: int):
+    data = _rotated_pair(shared, seed)
+    settings = IVAESettings(latent_dim=2, n_epochs=20, milestones=(15,), batch_size=200, seed=seed)
+    fit = train_ivae(data, settings)
+    log_var = fit.model.prior_log_var.detach()
+    return evaluate_ivae(fit, data)["mcc"], float((log_var[:, 0] - log_var[:, 1]).std())
+
+
+def test_ivae_unmixes_a_linear_mixing_whose_variance_ratios_change():
+    """The data it must solve: raw x scores 0.71; iVAE (median of three data and network seeds) >= 0.95,
+    with a prior whose variance ratio changes across the conditions as the data's does (log ratio
+    +-1.6)."""
+    runs = [_fit_pair(False, seed) for seed in range(3)]
+    assert np.median([m for m, _ in runs]) >= 0.95, runs
+    assert min(spread for _, spread in runs) > 0.5, runs
+
+
+def test_ivae_learns_no_variance_ratios_on_the_shared_variance_control():
+    """The control it cannot identify: with one isotropic variance, any rotation of z fits equally well,
+    and the learned prior holds no variance ratio that could pin the axes. (Its MCC is not asserted: the
+    likelihood does not fix the rotation, so the angle training ends at is not a property of the model.)"""
+    runs = [_fit_pair(True, seed) for seed in range(3)]
+    assert max(spread for _, spread in runs) < 0.3, runs
