@@ -93,13 +93,12 @@ def shell_commands(text: str) -> list[str]:
     return lines
 
 
-def test_the_readme_commands_exist_and_parse():
+def check_commands(commands: list[str], where: str) -> int:
+    """Each ``python -m gin_core.training|digits`` command parses and each script named exists; returns the parsed count."""
     from gin_core import digits
     from gin_core.training import cli
 
     parsers = {"gin_core.training": cli.build_parser, "gin_core.digits": digits._parser}
-    commands = shell_commands(README)
-    assert any("-m pytest" in c for c in commands) and any("build_book.sh" in c for c in commands)
     checked = 0
     for command in commands:
         words = [w for w in shlex.split(command) if "=" not in w or w.startswith("-")]
@@ -108,8 +107,30 @@ def test_the_readme_commands_exist_and_parse():
                 parsers[word]().parse_args(words[i + 1 :])
                 checked += 1
             elif word.endswith((".sh", ".py")) and "/" in word:
-                assert (ROOT / word).is_file(), f"the README names {word}, which does not exist"
-    assert checked >= 2  # the two training commands
+                assert (ROOT / word).is_file(), f"{where} names {word}, which does not exist"
+    return checked
+
+
+def test_the_readme_commands_exist_and_parse():
+    commands = shell_commands(README)
+    assert any("-m pytest" in c for c in commands) and any("build_book.sh" in c for c in commands)
+    assert check_commands(commands, "the README") >= 2  # the two training commands
+
+
+def test_the_running_page_installs_the_book_extra_and_its_commands_parse():
+    """book/running.md: the install recipes add the book's extra (the chapters import myst-nb) and fetch the data."""
+    page = (ROOT / "book" / "running.md").read_text()
+    commands = shell_commands(page)
+    assert any("fetch_mnist.sh" in c for c in commands)
+    assert check_commands(commands, "book/running.md") >= 1  # the digits info command
+    # every install of the package itself, in the page's code blocks, brings the book's extra or follows requirements.txt
+    code = "\n".join(re.findall(r"```[a-z]*\n(.*?)```", page, flags=re.S))
+    installs = [
+        line.strip() for line in code.splitlines() if "pip install" in line and ("-e" in line or "gin[" in line)
+    ]
+    assert installs, "the page shows how to install the package"
+    for line in installs:
+        assert "[book]" in line or "--no-deps" in line, f"an install without the book extra: {line}"
 
 
 def test_the_version_is_written_once():
