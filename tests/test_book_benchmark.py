@@ -106,3 +106,23 @@ def test_permuted_labels_control():
     plain, _ = split_data(5, 2000, 3, 0, 2)
     assert torch.equal(train.z, plain.z) and not torch.equal(train.u, plain.u)
     assert torch.equal(torch.bincount(train.u, minlength=5), torch.bincount(plain.u, minlength=5))
+
+
+def test_cell_records_are_used_only_whole_and_tables_refuse_incomplete_cells(tmp_path):
+    import json
+
+    from gin_core.book.benchmark import benchmark_tables, cell_records
+
+    run = {"top_mcc": 0.97, "mcc": 0.97, "purity": [0.9], "n_informative": 2, "n_informative_gap": 2}
+    (tmp_path / "mixing_mlp1_n2_K5_gin.json").write_text(json.dumps([dict(run, data_seed=s) for s in (0, 1)]))
+    assert len(cell_records(tmp_path, "mlp1_n2_K5", "gin", [0, 1])) == 2
+    assert cell_records(tmp_path, "mlp1_n2_K5", "gin", [0, 1, 2]) is None  # seed 2 missing
+    assert cell_records(tmp_path, "mlp1_n2_K5", "glow", [0, 1]) is None  # no file
+    cal = [
+        {"mixing": "mlp1", "n": 2, "K": 5, "seed": s, "best_baseline_mcc": 0.5, "methods": {"joint_diag": {"mcc": 0.9}}}
+        for s in (0, 1)
+    ]
+    table, controls, curves, missing = benchmark_tables(tmp_path, ["mlp1_n2_K5"], cal, [0, 1], methods=("gin",))
+    assert table["mlp1_n2_K5"]["gin"]["successes"] == 2 and missing == ["mlp1_n2_K5"] and not controls
+    with pytest.raises(ValueError, match="glow runs of mlp1_n2_K5 are incomplete"):
+        benchmark_tables(tmp_path, ["mlp1_n2_K5"], cal, [0, 1], methods=("gin", "glow"))

@@ -43,6 +43,8 @@ __all__ = [
     "bootstrap",
     "summarise",
     "score_table",
+    "cell_records",
+    "benchmark_tables",
     "plot_calibration_map",
     "plot_raw_against_gin",
     "plot_success_curves",
@@ -351,6 +353,72 @@ def score_table(table: dict, methods, seeds) -> str:
             f"{row.get('joint_diag_mcc_median', float('nan')):.3f} | " + " | ".join(parts) + " |"
         )
     return "\n".join(lines)
+
+
+def cell_records(results, cell: str, method: str, seeds) -> list[dict] | None:
+    """A cell's run records of one method for exactly these data seeds, or ``None`` if any is missing.
+
+    Arguments:
+        results: the records' folder (``bench/results``).
+        cell: e.g. ``"mlp2_n5_K11"``.
+        method: ``"gin"``, ``"glow"``, ``"shared"`` or ``"permuted"`` (file ``mixing_<cell>_<method>.json``).
+        seeds: the data seeds wanted.
+
+    Returns:
+        The records, or ``None`` when the file is absent or lacks a seed (a cell is used only whole).
+    """
+    import json
+    from pathlib import Path
+
+    path = Path(results) / f"mixing_{cell}_{method}.json"
+    if not path.is_file():
+        return None
+    records = [r for r in json.loads(path.read_text()) if r["data_seed"] in set(seeds)]
+    return records if sorted(r["data_seed"] for r in records) == sorted(seeds) else None
+
+
+def benchmark_tables(
+    results, cells, calibration: list[dict], seeds, methods=("gin", "glow"), controls=("shared", "permuted")
+):
+    """The chapter's tables: every cell's calibration and each method's :func:`summarise`.
+
+    Arguments:
+        results: the records' folder.
+        cells: cell names (the discriminating ones).
+        calibration: the calibration records (``mixing_calibration.json``).
+        seeds: the data seeds scored.
+        methods: methods every cell must have (an incomplete one is an error).
+        controls: methods reported where all of them are complete.
+
+    Returns:
+        ``(table, control_table, curves, missing)``: rows for :func:`score_table`, the rows of the cells
+        whose controls are complete, the success curves by ``"<cell> <method>"``, and the cells without
+        complete controls.
+
+    Raises:
+        ValueError: a method's runs of a cell are incomplete.
+    """
+    table, control_table, curves = {}, {}, {}
+    for cell in cells:
+        mixing, n, k = cell.rsplit("_", 2)
+        n, k = int(n[1:]), int(k[1:])
+        cal = [c for c in calibration if (c["mixing"], c["n"], c["K"]) == (mixing, n, k) and c["seed"] in seeds]
+        row = {
+            "best_baseline_mcc_median": float(np.median([c["best_baseline_mcc"] for c in cal])),
+            "joint_diag_mcc_median": float(np.median([c["methods"]["joint_diag"]["mcc"] for c in cal])),
+        }
+        for method in methods:
+            records = cell_records(results, cell, method, seeds)
+            if records is None:
+                raise ValueError(f"the {method} runs of {cell} are incomplete for seeds {list(seeds)}")
+            row[method] = summarise(records, n)
+            curves[f"{cell} {method}"] = {**row[method]["success_curve"], "runs": len(records)}
+        table[cell] = row
+        done = {m: cell_records(results, cell, m, seeds) for m in controls}
+        if all(r is not None for r in done.values()):
+            control_table[cell] = {**row, **{m: summarise(done[m], n) for m in controls}}
+    missing = [c for c in cells if c not in control_table]
+    return table, control_table, curves, missing
 
 
 # ---------------------------------------------------------------------------------------------
