@@ -55,7 +55,20 @@ from torch import nn
 from ..artificial import ArtificialData
 from ..metrics import mcc
 
-__all__ = ["IVAESettings", "IVAE", "IVAEFit", "train_ivae", "evaluate_ivae", "count_active", "ivae_summary"]
+__all__ = [
+    "IVAESettings",
+    "IVAE",
+    "IVAEFit",
+    "train_ivae",
+    "evaluate_ivae",
+    "count_active",
+    "ivae_summary",
+    "comparison_table",
+    "plot_comparison",
+    "plot_dimension_readings",
+]
+
+METHODS = {"gin": "GIN", "told": "iVAE told n", "ten": "iVAE, 10 dims"}
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -360,3 +373,95 @@ def ivae_summary(records: list[dict], n: int, kind: str, threshold: float = 0.95
         "val_nll_median": float(np.median(nll)),
         "seconds_median": float(np.median([r["seconds"] for r in records])),
     }
+
+
+def comparison_table(results, cells, seeds) -> tuple[dict, list[str]]:
+    """GIN and both iVAE variants on the cells where all three have a record for every seed.
+
+    Arguments:
+        results: the records' folder (``mixing_<cell>_gin.json``, ``ivae_<cell>_<variant>.json``).
+        cells: cell names, e.g. ``"mlp4_n5_K11"``.
+        seeds: the data seeds.
+
+    Returns:
+        ``(rows, missing)``: ``{cell: {"gin"|"told"|"ten": ivae_summary(...)}}`` for the complete cells,
+        and the cells left out because a record is missing.
+    """
+    import json
+    from pathlib import Path
+
+    def records(name):
+        path = Path(results) / name
+        found = [r for r in json.loads(path.read_text()) if r["data_seed"] in set(seeds)] if path.is_file() else []
+        return found if sorted(r["data_seed"] for r in found) == sorted(seeds) else None
+
+    rows, missing = {}, []
+    for cell in cells:
+        n = int(cell.rsplit("_", 2)[1][1:])
+        found = {"gin": records(f"mixing_{cell}_gin.json")}
+        found |= {v: records(f"ivae_{cell}_{v}.json") for v in ("told", "ten")}
+        if any(r is None for r in found.values()):
+            missing.append(cell)
+            continue
+        rows[cell] = {kind: ivae_summary(recs, n, kind) for kind, recs in found.items()}
+    return rows, missing
+
+
+def plot_comparison(rows: dict):
+    """Top-MCC (median and 95% interval) of GIN and both iVAE variants on each cell; draws only.
+
+    Arguments:
+        rows: :func:`comparison_table`'s rows.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    cells = list(rows)
+    for j, (kind, label) in enumerate(METHODS.items()):
+        xs = np.arange(len(cells)) + (j - 1) * 0.22
+        med = [rows[c][kind]["top_mcc_median"] for c in cells]
+        lo = [rows[c][kind]["top_mcc_ci"][0] for c in cells]
+        hi = [rows[c][kind]["top_mcc_ci"][1] for c in cells]
+        ax.errorbar(xs, med, yerr=[np.subtract(med, lo), np.subtract(hi, med)], fmt="o", capsize=3, label=label)
+    ax.set_xticks(range(len(cells)), cells, rotation=20, fontsize=8)
+    ax.set_ylabel("top-n MCC (median, 95% CI)")
+    ax.set_ylim(0, 1.02)
+    ax.axhline(0.95, color="grey", lw=0.8, ls=":")
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_dimension_readings(kl_spectrum, gin_spectrum, n: int, active_kl: float, gin_count: int):
+    """How each method reads the number of variables: iVAE's KL per latent dimension, GIN's spectrum.
+
+    Arguments:
+        kl_spectrum: iVAE's mean KL per latent dimension, sorted (nats).
+        gin_spectrum: GIN's per-variable standard deviations, sorted.
+        n: the true number of informative variables.
+        active_kl: iVAE's threshold.
+        gin_count: the number GIN's knee rule read.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3))
+    ranks = np.arange(1, len(kl_spectrum) + 1)
+    a.semilogy(ranks, np.maximum(kl_spectrum, 1e-6), "o-")
+    a.axhline(active_kl, color="C3", ls="--", label=f"active: KL > {active_kl} nats")
+    a.axvline(n + 0.5, color="grey", ls=":", label=f"true n = {n}")
+    a.set(xlabel="latent dimension (sorted)", ylabel="mean KL(q || p) [nats]", title="iVAE, 10 latent dimensions")
+    a.legend(fontsize=8)
+    ranks = np.arange(1, len(gin_spectrum) + 1)
+    b.semilogy(ranks, gin_spectrum, "o-", color="C1")
+    b.axvline(n + 0.5, color="grey", ls=":", label=f"true n = {n}")
+    b.axvline(gin_count + 0.5, color="C3", ls="--", label=f"knee rule: {gin_count}")
+    b.set(xlabel="variable (sorted)", ylabel="standard deviation of w", title="GIN")
+    b.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
