@@ -35,7 +35,7 @@ from artificial_sweep import seeds  # noqa: E402
 from mixing_benchmark import RESULTS, SCHEDULE, load, parse_cell, protocol  # noqa: E402
 
 from gin_core.book.experiments import run_artificial, split_data  # noqa: E402
-from gin_core.book.ivae import IVAESettings, evaluate_ivae, ivae_summary, train_ivae  # noqa: E402
+from gin_core.book.ivae import IVAESettings, TrainingDiverged, evaluate_ivae, ivae_summary, train_ivae  # noqa: E402
 from gin_core.checkpoints import save_json  # noqa: E402
 
 PROTOCOL = RESULTS / "ivae_protocol.json"
@@ -70,9 +70,16 @@ def run_cell(cell: str, variant: str, data_seeds, cmd: str) -> list[dict]:
             continue
         train, val = split_data(k, SCHEDULE["n_points"], seed, SCHEDULE["n_val"], n, mixing=mixing)
         settings = IVAESettings(latent_dim=VARIANTS[variant] or n)
-        fit = train_ivae(train, settings)
         record = {"cell": cell, "variant": variant, "data_seed": seed, "n": n, "K": k, "command": cmd}
-        record |= {"settings": settings.record(), **evaluate_ivae(fit, train, val)}
+        record["settings"] = settings.record()
+        try:
+            fit = train_ivae(train, settings)
+        except TrainingDiverged as error:  # the frozen settings failed on this data set: a failed run, recorded
+            records.append(record | {"diverged": True, "error": str(error)})
+            save_json(path, records)
+            print(f"{cell} {variant} seed {seed}: diverged ({error})", flush=True)
+            continue
+        record |= evaluate_ivae(fit, train, val)
         records.append(record)
         save_json(path, records)
         print(
@@ -135,7 +142,7 @@ def do_score(args, cmd) -> dict:
     for cell, row in table.items():
         for method, s in row.items():
             print(
-                f"| {cell} | {method} | {s['runs']} | {s['successes']} | {s['top_mcc_median']:.3f} "
+                f"| {cell} | {method} | {s['runs']} ({s.get('diverged', 0)} diverged) | {s['successes']} | {s['top_mcc_median']:.3f} "
                 f"[{s['top_mcc_ci'][0]:.3f}, {s['top_mcc_ci'][1]:.3f}] | {s['right_dimension']} | "
                 f"{s['val_nll_median']:.3f} |"
             )

@@ -9,7 +9,15 @@ from torch.distributions import Normal, kl_divergence
 
 from gin_core.artificial import ArtificialData
 from gin_core.book.experiments import split_data
-from gin_core.book.ivae import IVAE, IVAESettings, count_active, evaluate_ivae, ivae_summary, train_ivae
+from gin_core.book.ivae import (
+    IVAE,
+    IVAESettings,
+    TrainingDiverged,
+    count_active,
+    evaluate_ivae,
+    ivae_summary,
+    train_ivae,
+)
 
 
 def _model(d=3, k=4, x_dim=6, seed=0):
@@ -97,7 +105,7 @@ def test_summary_counts_successes_by_kind():
 def test_a_diverging_run_is_an_error_not_a_nan():
     train, _ = split_data(5, 500, 0, 0, 2, mixing="mlp1")
     train.x = train.x * float("nan")
-    with pytest.raises(ValueError, match="training diverged"):
+    with pytest.raises(TrainingDiverged, match="training diverged"):
         train_ivae(train, IVAESettings(latent_dim=2, n_epochs=1, batch_size=100))
 
 
@@ -142,3 +150,12 @@ def test_ivae_learns_no_variance_ratios_on_the_shared_variance_control():
     likelihood does not fix the rotation, so the angle training ends at is not a property of the model.)"""
     runs = [_fit_pair(True, seed) for seed in range(3)]
     assert max(spread for _, spread in runs) < 0.3, runs
+
+
+def test_a_diverged_run_counts_as_a_failure_in_the_summary():
+    told = [{"top_mcc": 0.99, "val_neg_iwae": -1.0, "seconds": 1.0}, {"diverged": True, "error": "nan"}]
+    summary = ivae_summary(told, 5, "told")
+    assert (summary["runs"], summary["diverged"], summary["successes"]) == (2, 1, 1)
+    assert summary["top_mcc_median"] == 0.99  # the medians are over the runs that finished
+    with pytest.raises(ValueError, match="every told run diverged"):
+        ivae_summary(told[1:], 5, "told")

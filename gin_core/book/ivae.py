@@ -59,6 +59,7 @@ __all__ = [
     "IVAESettings",
     "IVAE",
     "IVAEFit",
+    "TrainingDiverged",
     "train_ivae",
     "evaluate_ivae",
     "count_active",
@@ -233,6 +234,10 @@ class IVAEFit:
     seconds: float
 
 
+class TrainingDiverged(ValueError):
+    """The ELBO became non-finite during training (the benchmark records such a run as a failure)."""
+
+
 def train_ivae(data: ArtificialData, settings: IVAESettings, progress=None) -> IVAEFit:
     """Train an iVAE on artificial data by maximising the ELBO.
 
@@ -245,7 +250,7 @@ def train_ivae(data: ArtificialData, settings: IVAESettings, progress=None) -> I
         An :class:`IVAEFit`.
 
     Raises:
-        ValueError: the loss became non-finite (the epoch is named).
+        TrainingDiverged: the loss became non-finite (the epoch is named).
     """
     torch.manual_seed(settings.seed)
     g = torch.Generator().manual_seed(settings.seed)
@@ -269,7 +274,7 @@ def train_ivae(data: ArtificialData, settings: IVAESettings, progress=None) -> I
         sched.step()
         losses.append(total / len(x))
         if not math.isfinite(losses[-1]):
-            raise ValueError(f"the iVAE's loss is {losses[-1]} in epoch {epoch + 1}: training diverged")
+            raise TrainingDiverged(f"the iVAE's loss is {losses[-1]} in epoch {epoch + 1}: training diverged")
         if progress is not None:
             progress(epoch + 1, losses[-1])
     return IVAEFit(model=model, settings=settings, losses=losses, seconds=time.perf_counter() - t0)
@@ -345,8 +350,8 @@ def ivae_summary(records: list[dict], n: int, kind: str, threshold: float = 0.95
         threshold: the top-n MCC a success needs.
 
     Returns:
-        A JSON-ready dict: runs, successes with a bootstrap interval of the rate, the median top-MCC with
-        its interval, how often the dimension was right, the median held-out NLL per dimension (GIN exact;
+        A JSON-ready dict: runs, diverged runs (counted as failures; the medians are over the others),
+        successes with a bootstrap interval of the rate, the median top-MCC with its interval, how often the dimension was right, the median held-out NLL per dimension (GIN exact;
         iVAE the importance-weighted bound, an upper bound on its NLL) and the median training seconds.
     """
     from .benchmark import bootstrap
@@ -355,6 +360,11 @@ def ivae_summary(records: list[dict], n: int, kind: str, threshold: float = 0.95
         raise ValueError(f"kind must be 'gin', 'told' or 'ten', got {kind!r}")
     if not records:
         raise ValueError(f"no {kind} records to summarise")
+    diverged = sum(bool(r.get("diverged")) for r in records)
+    done = [r for r in records if not r.get("diverged")]
+    if not done:
+        raise ValueError(f"every {kind} run diverged: nothing to summarise but the count")
+    records = done
     top = [r["top_mcc"] for r in records]
     if kind == "gin":
         right = [r["n_informative"] == n for r in records]
@@ -363,8 +373,10 @@ def ivae_summary(records: list[dict], n: int, kind: str, threshold: float = 0.95
         right = [True] * len(records) if kind == "told" else [r["n_active"] == n for r in records]
         nll = [r["val_neg_iwae"] for r in records]
     hits = [float(ok and t >= threshold) for ok, t in zip(right, top)]
+    hits += [0.0] * diverged  # a diverged run is a failure
     return {
-        "runs": len(records),
+        "runs": len(records) + diverged,
+        "diverged": diverged,
         "successes": int(sum(hits)),
         "success_rate_ci": bootstrap(hits, np.mean),
         "top_mcc_median": float(np.median(top)),
