@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from gin_core.book.experiments import (
-    apply_restart_rule,
-    by_data_seed,
-    load_records,
-    marginal_valley,
-    markdown_table,
-    results_path,
-    split_data,
-    success,
-)
+from gin_core.book.records import by_data_seed, load_records, markdown_table, results_path, success
+from gin_core.book.recovery import marginal_valley
+from gin_core.book.restarts import apply_restart_rule
+from gin_core.book.runs import split_data
 
 SWEEPS = {
     "exp1_paper": (

@@ -1,6 +1,6 @@
 """Seed sweep of the artificial experiments (§4.3): train GIN per (data seed, net seed) and log every result.
 
-Each run is appended to a JSON file of records (gin_core.book.experiments.seed_sweep) as soon as it
+Each run is appended to a JSON file of records (gin_core.book.restarts.seed_sweep) as soon as it
 finishes; rerunning the same command reuses the records already there. The runs go through the
 sweep runner (gin_core.book.sweeps.run_sweep): one after another in this process by default, or in
 local processes with --executor processes (one thread each, one process per core; the same
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import torch
 
-from gin_core.book.experiments import results_path, seed_sweep, sweep_executor
+from gin_core.book.records import add_setting_arguments, results_path, settings_from_arguments
+from gin_core.book.restarts import seed_sweep, sweep_executor
 
 
 def seeds(text: str) -> list[int]:
@@ -38,23 +39,10 @@ def main(argv=None):
     p.add_argument("--name", required=True, help="records go to bench/results/artificial_<name>.json")
     p.add_argument("--data-seeds", type=seeds, required=True)
     p.add_argument("--net-seeds", type=seeds, default=[0])
-    p.add_argument("--clusters", type=int, default=5)
-    p.add_argument("--n-points", type=int, default=100_000)
-    p.add_argument("--n-val", type=int, default=10_000)
-    p.add_argument("--epochs", type=int, default=80)
-    p.add_argument("--lr", type=float, default=1e-2)
-    p.add_argument("--drop", type=int, nargs="*", default=[50])
-    p.add_argument("--glow", action="store_true", help="GLOW-style (non-volume-preserving) ablation")
-    p.add_argument("--n-latent", type=int, default=2, help="informative latent variables of the data (2 in the paper)")
-    p.add_argument("--variances", choices=["random", "shared"], default="random", help="shared: the negative control")
-    p.add_argument("--init", choices=["identity", "random", "scrambled"], default="identity", help="initialisation")
-    p.add_argument(
-        "--mixing-points", type=int, default=110_000, help="which mixing network (gin_core.artificial.mixing_seed)"
-    )
+    add_setting_arguments(p)  # one option per setting of a run (gin_core.book.records.RunSettings)
     p.add_argument(
         "--eval-every", type=int, default=10, help="trajectory: evaluate every this many epochs (0: only at the end)"
     )
-    p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--threads", type=int, default=1, help="torch threads of the serial executor")
     p.add_argument("--executor", choices=["serial", "processes"], default="serial", help="where the missing runs run")
     p.add_argument(
@@ -66,7 +54,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     every = args.eval_every
-    eval_epochs = tuple(range(every, args.epochs, every)) if every else ()
+    eval_epochs = tuple(range(every, args.n_epochs, every)) if every else ()
     name = f"artificial_{args.name}.json"
     cache = args.results / name if args.results is not None else results_path(name)
     print("command: python " + " ".join(sys.argv), flush=True)
@@ -76,18 +64,7 @@ def main(argv=None):
             args.net_seeds,
             cache=cache,
             log=lambda s: print(s, flush=True),
-            n_clusters=args.clusters,
-            n_points=args.n_points,
-            n_val=args.n_val,
-            n_epochs=args.epochs,
-            lr=args.lr,
-            milestones=tuple(args.drop),
-            batch_size=args.batch_size,
-            volume_preserving=not args.glow,
-            n_latent=args.n_latent,
-            variances=args.variances,
-            init=args.init,
-            mixing_points=args.mixing_points,
+            **settings_from_arguments(args),
             eval_epochs=eval_epochs,
         )
     print(f"records in {cache}")

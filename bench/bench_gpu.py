@@ -116,7 +116,7 @@ def bench_ensembles(device, steps: int, sizes, batch: int = 1000, compiled: bool
 
 
 def experiment1_paper(device, fast) -> dict:
-    from gin_core.book.experiments import run_artificial
+    from gin_core.book.runs import run_artificial
 
     clear_cache()
     start = time.perf_counter()

@@ -230,7 +230,7 @@ def matmul_rate(threads: int, n: int = 512, repeats: int = 20) -> float:
 
 def experiment1_run(fast, seed: int, n_epochs: int, milestones: tuple[int, ...]) -> dict:
     """Wall time of one whole experiment 1 run in this process (data generation and evaluation included)."""
-    from gin_core.book.experiments import run_artificial
+    from gin_core.book.runs import run_artificial
 
     start = time.perf_counter()
     run = run_artificial(

@@ -5,10 +5,10 @@ Two sections, side by side in one run, written as JSON (default ``bench/results/
 * ``sweep``: the runs (data seed = network seed = 0..R-1; 5 clusters, 100,000 points, 30 epochs,
   lr 1e-2 divided by 10 at epoch 10, batch 1000: the book's cpu schedule) first one after another
   in this process at one thread, as the book's sweeps run them today
-  (:func:`gin_core.book.experiments.run_artificial`, ``fast="auto"``), then through
+  (:func:`gin_core.book.runs.run_artificial`, ``fast="auto"``), then through
   :func:`gin_core.book.sweeps.run_sweep` (local processes, one per core, one thread each, runs
   packed into ensembles). For each: wall time, runs per hour, the successes
-  (:func:`gin_core.book.experiments.success`: the right dimension and a top-spectrum MCC of at
+  (:func:`gin_core.book.records.success`: the right dimension and a top-spectrum MCC of at
   least 0.95), and the core time per step and member (wall time x cores used / (runs x steps),
   data, process start-up, compilation and evaluation included); the serial sweep also records its
   training time per step.
@@ -38,7 +38,8 @@ from pathlib import Path
 import torch
 
 from gin_core import artificial_gin
-from gin_core.book.experiments import run_artificial, run_record, success
+from gin_core.book.records import success
+from gin_core.book.runs import run_artificial, run_record
 from gin_core.book.sweeps import ARTIFICIAL, local_workers, run_sweep
 from gin_core.checkpoints import save_json
 from gin_core.model import GIN

@@ -23,7 +23,7 @@ import numpy as np
 
 from gin_core.artificial import GENERATOR_VERSION
 from gin_core.book.atlas import DEFAULT_KNEE
-from gin_core.book.experiments import results_path
+from gin_core.book.records import results_path
 from gin_core.checkpoints import save_json
 from gin_core.metrics import count_informative
 

@@ -32,7 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from gin_core.artificial import MIXINGS  # noqa: E402
 from gin_core.book.benchmark import RULE, calibrate, is_discriminating, score_table, summarise  # noqa: E402
-from gin_core.book.experiments import seed_sweep, split_data  # noqa: E402
+from gin_core.book.restarts import seed_sweep  # noqa: E402
+from gin_core.book.runs import split_data  # noqa: E402
 from gin_core.checkpoints import save_json  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

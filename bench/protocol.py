@@ -10,7 +10,7 @@
 Experiment 1 (5 clusters) and experiment 2 (3 clusters), 100,000 points; the runs are cached in
 bench/results/artificial_exp{1,2}_drop10_dev.json (development) and
 bench/results/artificial_protocol_exp{1,2}_test.json (held out). They run through
-gin_core.book.experiments.seed_sweep (the sweep runner, one run after another: each restart
+gin_core.book.restarts.seed_sweep (the sweep runner, one run after another: each restart
 depends on the run before it). `--smoke --results DIR` checks the wiring on tiny data in a
 scratch folder.
 """
@@ -26,7 +26,8 @@ from pathlib import Path
 
 import torch
 
-from gin_core.book.experiments import Protocol, protocol_score, results_path, run_protocol
+from gin_core.book.records import results_path
+from gin_core.book.restarts import Protocol, protocol_score, run_protocol
 from gin_core.checkpoints import save_json
 
 DEV_SEEDS, TEST_SEEDS = range(10, 20), range(20, 30)

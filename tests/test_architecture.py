@@ -96,3 +96,52 @@ def test_the_command_line_prints_no_warning():
     )
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert result.stdout.startswith("usage: python -m gin_core.training")
+
+
+def book_files() -> list[Path]:
+    """The book's helper modules (gin_core/book)."""
+    return sorted((CORE / "book").glob("*.py"))
+
+
+def book_imports(path: Path) -> set[str]:
+    """The book modules that ``path`` imports (``from .x import``, ``from . import x``), at any depth of the code."""
+    modules = {p.stem for p in book_files()}
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = [node.module] if node.module else [a.name for a in node.names]
+            found |= {n for n in names if n in modules and n != path.stem}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gin_core.book."):
+            found.add(node.module.split(".")[2])
+    return found
+
+
+def test_the_book_helpers_import_each_other_without_a_circle():
+    edges = {p.stem: book_imports(p) for p in book_files()}
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(edges.get(node, ())):
+            assert state.get(nxt) != 1, f"import circle in gin_core/book: {' -> '.join(path + [nxt])}"
+            if nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = 2
+
+    for node in edges:
+        if node not in state:
+            visit(node, [node])
+    assert "runs" in edges["restarts"] and "records" in edges["runs"]  # the checker reads the real imports
+    assert not edges["records"] & {"runs", "restarts", "recovery"}  # the records know no run
+
+
+def test_the_book_circle_checker_finds_a_lazy_circle(tmp_path, monkeypatch):
+    """A circle closed by an import inside a function is still a circle."""
+    book = tmp_path / "gin_core" / "book"
+    book.mkdir(parents=True)
+    (book / "a.py").write_text("from .b import g\n")
+    (book / "b.py").write_text("def g():\n    from .a import f\n")
+    monkeypatch.setattr(sys.modules[__name__], "CORE", tmp_path / "gin_core")
+    assert book_imports(book / "b.py") == {"a"}
+    with pytest.raises(AssertionError, match="import circle in gin_core/book: a -> b -> a"):
+        test_the_book_helpers_import_each_other_without_a_circle()

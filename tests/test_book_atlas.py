@@ -6,7 +6,7 @@ The sweeps are checked exactly (float64) on the Table 3 network at initialisatio
 fixed rearrangement of the pixels (its couplings start as the identity): decoding a code then
 moves each latent variable to one known pixel.
 
-The atlas figures are tested in test_book_plots.py.
+The atlas figures are tested in test_book_plots.py, with every other figure.
 """
 
 import numpy as np

@@ -7,7 +7,7 @@ import torch
 import gin_core
 from gin_core.artificial import MIXINGS, LeakyReLU, LinearLayer, conditioned_matrix, mixing_map
 from gin_core.book.benchmark import calibrate, chance_band, is_discriminating, joint_diagonalization, purity
-from gin_core.book.experiments import split_data
+from gin_core.book.runs import split_data
 
 
 @pytest.mark.parametrize("mixing", MIXINGS)

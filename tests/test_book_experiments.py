@@ -1,4 +1,4 @@
-"""Tests of gin_core.book.experiments: the artificial experiments of the book (§4.3).
+"""Tests of the artificial experiments of the book (§4.3): gin_core.book.runs, records, restarts, baselines.
 
 The data split, the held-out score of a run (``validation_nll``), the evaluation of a run
 (``evaluate_run``: spectrum, dimension, MCC, gap, affine fit), training runs with trajectories,
@@ -17,25 +17,17 @@ import pytest
 import torch
 
 from gin_core.artificial import make_artificial_data
-from gin_core.book.experiments import (
-    apply_restart_rule,
-    by_data_seed,
+from gin_core.book.baselines import linear_baseline
+from gin_core.book.records import by_data_seed, filter_records, load_records, markdown_table, results_path, success
+from gin_core.book.recovery import marginal_valley
+from gin_core.book.restarts import apply_restart_rule, seed_sweep, select_restart, sweep_executor
+from gin_core.book.runs import (
     evaluate_run,
-    filter_records,
-    linear_baseline,
-    load_records,
     make_learner,
-    marginal_valley,
-    markdown_table,
-    results_path,
     run_artificial,
     run_record,
     scrambling_scales,
-    seed_sweep,
-    select_restart,
     split_data,
-    success,
-    sweep_executor,
     validation_nll,
 )
 from gin_core.loss import class_conditional_nll
@@ -142,7 +134,7 @@ def test_seed_sweep_caches_and_resumes(tmp_path):
         load_records(tmp_path / "missing.json")
 
 
-SETTINGS = (  # the settings a seed_sweep record is found by (gin_core.book.experiments keys records by these)
+SETTINGS = (  # the settings a seed_sweep record is found by (gin_core.book.records.RECORD_KEYS)
     "n_clusters", "n_points", "data_seed", "net_seed", "n_epochs", "lr", "milestones", "batch_size", "noise",
     "volume_preserving", "n_val", "n_latent", "variances", "init", "mixing_points", "mixing", "permute_labels",
     "generator",
@@ -164,13 +156,13 @@ def test_records_written_by_the_old_code_are_reused_without_training(tmp_path, m
     a request rebuilt from a record's own settings must return that record (the last one of its
     settings, as before) from a copy of its file, which must stay byte for byte as it was.
     """
-    import gin_core.book.experiments as experiments
+    import gin_core.book.runs as runs
     from gin_core.artificial import GENERATOR_VERSION
 
     def no_training(*args, **settings):
         raise AssertionError(f"seed_sweep trained a run that its cache holds ({settings.get('dataset')})")
 
-    monkeypatch.setattr(experiments, "train", no_training)  # run_artificial's training
+    monkeypatch.setattr(runs, "train", no_training)  # run_artificial's training
     files = logged_sweeps()
     assert len([f for f in files if f.name.startswith("artificial_")]) >= 15, [f.name for f in files]
     checked, without_later_settings = 0, 0
@@ -367,7 +359,7 @@ def test_restart_rule_and_tables():
 
 
 def test_protocol_restarts_only_when_the_knee_rules_disagree(tmp_path):
-    from gin_core.book.experiments import Protocol, protocol_score, run_protocol
+    from gin_core.book.restarts import Protocol, protocol_score, run_protocol
 
     cache = tmp_path / "protocol.json"
     once = Protocol(n_epochs=2, milestones=(1,), net_seeds=(0, 1), restart_when="never")
@@ -406,7 +398,7 @@ def test_protocol_restarts_only_when_the_knee_rules_disagree(tmp_path):
 
 
 def test_sweep_summary_counts_the_kinds_of_failure():
-    from gin_core.book.experiments import sweep_summary
+    from gin_core.book.records import sweep_summary
 
     base = {"mcc": 0.99, "top_mcc": 0.99, "n_informative": 2, "n_informative_gap": 2, "n_latent": 2}
     records = [base, {**base, "n_informative": 3}, {**base, "top_mcc": 0.9}, {**base, "n_informative_gap": 1}]
@@ -418,7 +410,7 @@ def test_sweep_summary_counts_the_kinds_of_failure():
 
 
 def test_knee_ratio_and_weak_knee_restarts(tmp_path):
-    from gin_core.book.experiments import Protocol, knee_ratio, run_protocol
+    from gin_core.book.restarts import Protocol, knee_ratio, run_protocol
 
     spectrum = [2.0, 1.0, 0.1, 0.09, 0.08]
     assert knee_ratio({"n_informative": 2, "spectrum": spectrum}) == 10.0
@@ -439,9 +431,47 @@ def test_knee_ratio_and_weak_knee_restarts(tmp_path):
 
 
 def test_splits_variable_needs_low_mcc_and_a_fit_that_is_not_sparse():
-    from gin_core.book.experiments import splits_variable
+    from gin_core.book.records import splits_variable
 
     assert splits_variable({"mcc": 0.9, "affine_sparse": False})
     assert not splits_variable({"mcc": 0.9, "affine_sparse": True})
     assert not splits_variable({"mcc": 0.96, "affine_sparse": False})
     assert splits_variable({"mcc": 0.9, "affine_sparse_A1_only": False})  # a generator-1 record
+
+
+def test_one_settings_schema_keys_records_takes_arguments_and_builds_the_command_line():
+    """RunSettings is the one definition: record keys, run_artificial's arguments and the sweep's options follow it."""
+    import argparse
+
+    from gin_core.book.records import (
+        ADDED_LATER as ADDED,
+    )
+    from gin_core.book.records import (
+        DEFAULTS,
+        RECORD_KEYS,
+        RunSettings,
+        add_setting_arguments,
+        settings_from_arguments,
+    )
+
+    assert RECORD_KEYS == SETTINGS and ADDED == ADDED_LATER
+    parser = add_setting_arguments(argparse.ArgumentParser())
+    plain = settings_from_arguments(parser.parse_args([]))
+    assert plain == {k: v for k, v in DEFAULTS.items() if k not in ("data_seed", "net_seed")}
+    changed = settings_from_arguments(
+        parser.parse_args("--clusters 3 --epochs 30 --drop 10 20 --glow --mixing mlp2 --permute-labels".split())
+    )
+    assert changed == {
+        **plain,
+        "n_clusters": 3,
+        "n_epochs": 30,
+        "milestones": (10, 20),
+        "volume_preserving": False,
+        "mixing": "mlp2",
+        "permute_labels": True,
+    }
+    assert RunSettings(**changed).record()["milestones"] == [10, 20]
+    with pytest.raises(SystemExit):  # a choice the schema does not allow
+        parser.parse_args(["--init", "zeros"])
+    with pytest.raises(TypeError, match="n_cluster"):
+        run_artificial(n_cluster=3)

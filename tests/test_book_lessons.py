@@ -14,7 +14,8 @@ from types import SimpleNamespace
 import pytest
 
 from gin_core.book import lessons
-from gin_core.book.experiments import marginal_valley, split_data
+from gin_core.book.recovery import marginal_valley
+from gin_core.book.runs import split_data
 
 pytestmark = pytest.mark.unit
 

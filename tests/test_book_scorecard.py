@@ -15,7 +15,7 @@ import torch  # noqa: E402
 
 from gin_core import emnist_gin  # noqa: E402
 from gin_core.book import scorecard as sc  # noqa: E402
-from gin_core.book.experiments import load_records, success  # noqa: E402
+from gin_core.book.records import load_records, success  # noqa: E402
 from gin_core.book.settings import results_dir  # noqa: E402
 from gin_core.loss import class_conditional_nll  # noqa: E402
 from gin_core.metrics import knee_prominence  # noqa: E402

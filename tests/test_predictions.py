@@ -21,7 +21,7 @@ import torch
 from scipy.stats import norm
 
 import gin_core
-from gin_core.book import plots, predictions
+from gin_core.book import predictions, theory_figures
 from gin_core.book.theory import random_rotation, rotation_2d
 
 pytestmark = pytest.mark.unit
@@ -156,7 +156,7 @@ def test_record_data_uses_the_records_mixing_network():
 
 def test_record_data_is_the_training_set_and_its_prefix():
     train = predictions.record_data(RECORD)
-    full, _ = gin_core.book.experiments.split_data(5, 600, 1, 100)
+    full, _ = gin_core.book.runs.split_data(5, 600, 1, 100)
     assert torch.equal(train.x, full.x) and torch.equal(train.z, full.z)
     part = predictions.record_data(RECORD, 200)
     assert torch.equal(part.x, full.x[:200]) and torch.equal(part.u, full.u[:200])
@@ -200,7 +200,7 @@ def test_trajectory_with_start_adds_epoch_0_and_the_end():
 
 def test_a_fixed_rescaling_leaves_the_gradient_unchanged():
     data = predictions.record_data(RECORD, 400)
-    make = gin_core.book.experiments.make_learner
+    make = gin_core.book.runs.make_learner
     identity = predictions.parameter_gradient(make("identity", seed=0), data)
     scrambled = predictions.parameter_gradient(make("scrambled", seed=0), data)
     random = predictions.parameter_gradient(make("random", seed=0), data)
@@ -277,7 +277,7 @@ def test_commands_cover_every_setting_of_the_chapter():
     points, held_out = predictions.CONDITION_POINTS
     assert all(f"--n-points {points} --n-val {held_out}" in c and "--data-seeds 30-34" in c for c in lines)
     assert {c.split("--init ")[1].split()[0] for c in predictions.COMMANDS["knee_origin"]} == {"scrambled", "random"}
-    assert set(predictions.KNEE_INITS) <= set(gin_core.book.experiments.INITS)
+    assert set(predictions.KNEE_INITS) <= set(gin_core.book.runs.INITS)
 
 
 # --- figures ---------------------------------------------------------------------------------
@@ -287,32 +287,32 @@ def test_knee_origin_figure():
     spectra = {i: ([np.geomspace(3, 0.1, 10)] * 2, [np.geomspace(1, 0.01, 10)] * 2) for i in ("identity", "random")}
     trajectory = [{"epoch": e, "gap": 2.0 + e, "top_mcc": 0.9, "n_informative": 2} for e in (0, 5, 10)]
     trajectories = {i: [trajectory, trajectory] for i in spectra}
-    fig = plots.plot_knee_origin(spectra, trajectories)
+    fig = theory_figures.plot_knee_origin(spectra, trajectories)
     assert len(fig.axes) == 5
     np.testing.assert_allclose(fig.axes[0].lines[1].get_ydata(), np.geomspace(1, 0.01, 10))
     assert fig.axes[2].get_yscale() == "log"
     with pytest.raises(ValueError, match="same"):
-        plots.plot_knee_origin(spectra, {"identity": [trajectory]})
+        theory_figures.plot_knee_origin(spectra, {"identity": [trajectory]})
     with pytest.raises(ValueError, match="initial"):
-        plots.plot_knee_origin({"identity": ([np.ones(10)] * 2, [np.ones(10)])}, {"identity": [trajectory]})
-    fig = plots.plot_knee_origin({"random": ([np.geomspace(3, 0.1, 10)], [])}, {"random": [trajectory[:1]]})
+        theory_figures.plot_knee_origin({"identity": ([np.ones(10)] * 2, [np.ones(10)])}, {"identity": [trajectory]})
+    fig = theory_figures.plot_knee_origin({"random": ([np.geomspace(3, 0.1, 10)], [])}, {"random": [trajectory[:1]]})
     assert "not trained" in fig.axes[0].get_title() and len(fig.axes[0].lines) == 2  # epoch 0 and the gray line
 
 
 def test_strip_symmetry_and_conditions_figures(paper):
-    ax = plots.plot_mcc_strip({"a": [0.7, 0.8], "b": [0.99, 0.98, 0.97]})
+    ax = theory_figures.plot_mcc_strip({"a": [0.7, 0.8], "b": [0.99, 0.98, 0.97]}).axes[0]
     assert len(ax.lines) >= 2 and [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
     with pytest.raises(ValueError, match="no groups"):
-        plots.plot_mcc_strip({})
+        theory_figures.plot_mcc_strip({})
     scan = predictions.symmetry_scan(paper, [0, 45, 90])
-    fig = plots.plot_symmetry_scan({"paper": scan})
+    fig = theory_figures.plot_symmetry_scan({"paper": scan})
     assert len(fig.axes) == 2
     np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), scan["mcc"])
     records = [fake(n_latent=2, n_clusters=k, top_mcc=0.5 + 0.1 * k) for k in (3, 5)]
-    fig = plots.plot_conditions(records, {2: (3, 5)})
+    fig = theory_figures.plot_conditions(records, {2: (3, 5)})
     assert len(fig.axes) == 2
     with pytest.raises(ValueError, match="no records"):
-        plots.plot_conditions(records, {2: (3, 7)})
+        theory_figures.plot_conditions(records, {2: (3, 7)})
 
 
 def _evaluation(n_informative=2, top_mcc=0.99, gap=10.0, largest=1.0):

@@ -12,7 +12,10 @@ independent Gaussians with means :math:`\mu(u)` and standard deviations :math:`\
 * draws **temperature samples** where only the informative variables are sampled
   (:func:`temperature_samples`, through the distribution's ``sample``).
 
-The figures are drawn by :mod:`gin_core.book.plots`.
+The figures draw what these functions computed, and nothing else: :func:`plot_sweeps` draws
+:func:`sweep_panels`, :func:`plot_samples` draws temperature samples (both tile images with
+:func:`mosaic`). Each returns the Matplotlib **Figure** it drew on (given an ``ax``, that axes'
+figure). Matplotlib is imported only when something is drawn.
 
 Variables are numbered as in the paper: variable 1 has the largest standard deviation.
 
@@ -22,6 +25,7 @@ References:
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +51,10 @@ __all__ = [
     "effect_sizes",
     "decode_moved",
     "slider_strip",
+    "mosaic",
+    "sweep_panels",
+    "plot_sweeps",
+    "plot_samples",
 ]
 
 # The criterion the chapters state and use: the variables whose standard deviation exceeds
@@ -334,3 +342,125 @@ def slider_strip(atlas: Atlas, variable: int, digit: int, offsets) -> np.ndarray
     w[:, j] += offsets * atlas.prior.stds[digit, j]
     x = atlas.decode(w).numpy()
     return x.reshape(len(offsets), *x.shape[-2:])
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures (they draw what the functions above computed)
+
+
+def mosaic(images: np.ndarray, pad: int = 1, value: float = 1.0) -> np.ndarray:
+    """Tile ``(rows, cols, H, W)`` images into one array with ``pad`` pixels of ``value`` between and around them.
+
+    torchvision's ``make_grid`` does the tiling.
+
+    Arguments:
+        images: ``(rows, cols, H, W)``.
+        pad: pixels between and around the tiles.
+        value: the padding's value.
+
+    Returns:
+        ``(rows * (H + pad) + pad, cols * (W + pad) + pad)`` array.
+    """
+    from torchvision.utils import make_grid
+
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim != 4:
+        raise ValueError(f"mosaic expects (rows, cols, H, W), got shape {images.shape}")
+    rows, cols, h, w = images.shape
+    flat = torch.from_numpy(images.reshape(rows * cols, 1, h, w))
+    return make_grid(flat, nrow=cols, padding=pad, pad_value=value)[0].numpy()
+
+
+def sweep_panels(atlas: Atlas, variables: list[int], steps: int = 9, span: float = 2.0) -> dict:
+    """The decoded sweeps of several variables (:func:`variable_sweep`), what :func:`plot_sweeps` draws.
+
+    Arguments:
+        atlas: the :class:`Atlas`.
+        variables: 1-based variable numbers.
+        steps, span: as in :func:`variable_sweep`.
+
+    Returns:
+        ``{"variables", "sweeps", "classes", "k"}``: the variables, one ``(images, heat, offsets)``
+        per variable, the class names and the atlas's cut-off.
+    """
+    if not variables:
+        raise ValueError("no variables to plot")
+    sweeps = [variable_sweep(atlas, v, steps, span) for v in variables]
+    return {"variables": list(variables), "sweeps": sweeps, "classes": atlas.classes, "k": atlas.k}
+
+
+def plot_sweeps(
+    panels: dict, ncols: int = 2, title: str = "", labels: dict[int, str] | None = None, heat_max: float = 0.5
+):
+    """Figs. 4-5 / 10-15: one panel per variable, rows = classes, columns = -span..+span sd, plus the heatmap column.
+
+    The heatmaps share one absolute colour scale, ``|x(+1 sd) - x(-1 sd)|`` from 0 to
+    ``heat_max`` (pixel intensities in [0, 1]), so a variable that changes nothing stays black.
+
+    Arguments:
+        panels: :func:`sweep_panels` of the variables.
+        ncols: panels per figure row.
+        title: figure title (e.g. the data set and weights).
+        labels: optional ``{variable: text}`` appended to the panel titles.
+        heat_max: top of the heatmap colour scale.
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    variables, sweeps = panels["variables"], panels["sweeps"]
+    if not variables:
+        raise ValueError("no variables to plot")
+    steps = len(sweeps[0][2])
+    labels = labels or {}
+    nrows = -(-len(variables) // ncols)
+    fig = plt.figure(figsize=(4.6 * ncols * (steps + 1.2) / 10, 4.6 * nrows + (0.4 if title else 0)))
+    outer = fig.add_gridspec(nrows, ncols, wspace=0.12, hspace=0.28)
+    for i, (variable, (images, heat, offsets)) in enumerate(zip(variables, sweeps)):
+        inner = outer[divmod(i, ncols)].subgridspec(1, 2, width_ratios=[steps, 1], wspace=0.03)
+        ax_img, ax_heat = fig.add_subplot(inner[0]), fig.add_subplot(inner[1])
+        ax_img.imshow(mosaic(np.clip(images, 0, 1)), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+        ax_heat.imshow(mosaic(heat[:, None], value=0.0), cmap="inferno", vmin=0, vmax=heat_max, interpolation="nearest")
+        tile = images.shape[-1] + 1
+        ax_img.set_xticks(
+            np.arange(steps) * tile + tile / 2 - 1, [f"{o:+.1f}" if o else "0" for o in offsets], fontsize=6
+        )
+        ax_img.set_yticks(np.arange(images.shape[0]) * tile + tile / 2 - 1, panels["classes"], fontsize=6)
+        ax_img.tick_params(length=0)
+        ax_heat.set_xticks([tile / 2 - 1], ["|Δ|"], fontsize=6)
+        ax_heat.set_yticks([])
+        ax_heat.tick_params(length=0)
+        extra = f": {labels[variable]}" if variable in labels else ""
+        marker = "" if variable <= panels["k"] else " (after cut-off)"
+        ax_img.set_title(f"variable {variable}{marker}{extra}", fontsize=8, loc="left")
+    if title:
+        fig.suptitle(textwrap.fill(title, 110), fontsize=9)
+    return fig
+
+
+def plot_samples(samples: np.ndarray, classes: tuple[str, ...] | None = None, title: str = "", ax=None):
+    """Fig. 9: temperature samples, one latent code per row and one class per column.
+
+    Arguments:
+        samples: ``(rows, classes, H, W)`` images (:func:`temperature_samples`).
+        classes: the class names (default: their numbers).
+        title: the axes' title.
+        ax: axes to draw on (default: a new figure).
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    samples = np.asarray(samples)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.42 * samples.shape[1] + 0.4, 0.42 * samples.shape[0] + 0.6))
+    ax.imshow(mosaic(np.clip(samples, 0, 1)), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    tile = samples.shape[-1] + 1
+    classes = classes or tuple(str(c) for c in range(samples.shape[1]))
+    ax.set_xticks(np.arange(samples.shape[1]) * tile + tile / 2 - 1, classes, fontsize=7)
+    ax.set_yticks([])
+    ax.tick_params(length=0)
+    ax.set_title(title, fontsize=8)
+    return ax.figure

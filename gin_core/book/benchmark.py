@@ -17,6 +17,8 @@ trained**, what methods that do not learn a nonlinear unmixing already achieve:
 :data:`RULE` states which cells count as *discriminating* (their baselines below a stated level);
 it is written to the protocol record before GIN is trained (``bench/mixing_benchmark.py``).
 
+The figures (``plot_*``) draw what these functions computed, and each returns the Matplotlib Figure.
+
 References:
     Hyvärinen & Morioka (2016); Khemakhem et al. (2020), §6 (MCC); Cardoso & Souloumiac (1996)
     (joint diagonalisation by Jacobi rotations); Sorrenson et al. (2020), §3 and §4.3.
@@ -281,7 +283,7 @@ def bootstrap(values, stat=np.median, draws: int = 2000, seed: int = 0) -> list[
 def summarise(records: list[dict], n: int, thresholds=(0.7, 0.8, 0.9, 0.95, 0.99), main: float = 0.95) -> dict:
     """A cell's runs in numbers: successes (with a bootstrap interval), top-MCC, purity and the success curve.
 
-    Success is :func:`gin_core.book.experiments.success`: the knee rule finds n variables and the
+    Success is :func:`gin_core.book.records.success`: the knee rule finds n variables and the
     top-n-spectrum MCC is at least the threshold; the curve gives the count at every threshold for
     both knee rules (``book``: above twice the median; ``max_gap``: the largest drop).
 
@@ -294,7 +296,7 @@ def summarise(records: list[dict], n: int, thresholds=(0.7, 0.8, 0.9, 0.95, 0.99
     Returns:
         A JSON-ready dictionary.
     """
-    from .experiments import success
+    from .records import success
 
     if not records:
         raise ValueError("no run records for this cell")

@@ -21,21 +21,10 @@ from __future__ import annotations
 
 import json
 
-from .experiments import (
-    Protocol,
-    apply_restart_rule,
-    by_data_seed,
-    filter_records,
-    load_records,
-    marginal_valley,
-    protocol_score,
-    results_path,
-    run_artificial,
-    run_protocol,
-    seed_sweep,
-    split_data,
-    success,
-)
+from .records import by_data_seed, filter_records, load_records, results_path, success
+from .recovery import marginal_valley
+from .restarts import Protocol, apply_restart_rule, protocol_score, run_protocol, seed_sweep
+from .runs import run_artificial, split_data
 
 __all__ = [
     "LITTLE_DATA_COMMANDS",
@@ -80,7 +69,7 @@ SCHEDULE_COMMANDS = {
     "--drop 10",
 }
 
-#: column formats of :func:`restart_rows` for :func:`~gin_core.book.experiments.markdown_table`
+#: column formats of :func:`restart_rows` for :func:`~gin_core.book.records.markdown_table`
 RESTART_COLUMNS = {
     "net_seed": "d",
     "mcc": ".3f",
@@ -91,7 +80,7 @@ RESTART_COLUMNS = {
     "seconds": ".0f",
 }
 
-#: column formats of :func:`variant_rows` for :func:`~gin_core.book.experiments.markdown_table`
+#: column formats of :func:`variant_rows` for :func:`~gin_core.book.records.markdown_table`
 VARIANT_COLUMNS = {
     "model": "",
     "MCC": ".3f",
@@ -156,7 +145,7 @@ def valley_rows(little: list[dict], paper: list[dict], other: list[dict]) -> tup
 
     Returns:
         ``(rows, valleys)``: rows with ``data seed``, ``valley`` (the smaller of the two true variables'
-        valleys, :func:`~gin_core.book.experiments.marginal_valley`, from the cluster parameters), one
+        valleys, :func:`~gin_core.book.recovery.marginal_valley`, from the cluster parameters), one
         ``10k, net s`` column per network seed and ``100k, net 0`` (top-spectrum MCC and, in brackets,
         the dimension by the book's rule) and ``other networks, MCC``; and ``{data seed: valley}``.
 
@@ -182,7 +171,7 @@ def restart_rows(runs: dict) -> list[dict]:
     """One table row per restart: what it recovered and its observable held-out score.
 
     Arguments:
-        runs: ``{network seed: ArtificialRun}`` (:func:`~gin_core.book.experiments.run_artificial`).
+        runs: ``{network seed: ArtificialRun}`` (:func:`~gin_core.book.runs.run_artificial`).
 
     Returns:
         Rows with ``net_seed``, ``mcc``, ``n_informative``, ``gap``, ``sparse`` (the fit of eq. (4)),
@@ -329,8 +318,8 @@ def protocol_result(scale: str, device=None) -> dict:
 
     Returns:
         A dict with ``frozen`` (the freeze record), ``protocol`` (a
-        :class:`~gin_core.book.experiments.Protocol`), ``held_out`` (``{"exp1"|"exp2": score}`` as
-        :func:`~gin_core.book.experiments.protocol_score` returns it), ``source`` and ``rows`` (one per
+        :class:`~gin_core.book.restarts.Protocol`), ``held_out`` (``{"exp1"|"exp2": score}`` as
+        :func:`~gin_core.book.restarts.protocol_score` returns it), ``source`` and ``rows`` (one per
         experiment: development and held-out successes).
 
     Raises:
@@ -369,7 +358,7 @@ def run_variants(settings: dict, variants: dict[str, dict], device=None) -> dict
     """Train one run per variant of a common setting.
 
     Arguments:
-        settings: arguments of :func:`~gin_core.book.experiments.run_artificial` shared by every run.
+        settings: arguments of :func:`~gin_core.book.runs.run_artificial` shared by every run.
         variants: ``{name: the arguments that differ}`` (e.g. ``{"GIN, lr 1e-3": {"lr": 1e-3}}``).
         device: the device to train on.
 

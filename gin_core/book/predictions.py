@@ -3,7 +3,7 @@ r"""Testing the theory's predictions on artificial data: the knee's origin, a ne
 Three helpers for the chapter ``theory_predictions``:
 
 * **the knee at initialisation**: :func:`initial_evaluation` measures a network before training
-  (epoch 0) exactly as :func:`~gin_core.book.experiments.evaluate_run` measures it after;
+  (epoch 0) exactly as :func:`~gin_core.book.runs.evaluate_run` measures it after;
 * **the exact symmetry of the negative control**: when every condition shares one Gaussian
   covariance :math:`D^2`, the volume-preserving map :math:`S = D R D^{-1}` (R a rotation) maps every
   class to a factorial Gaussian with the same variances, so the likelihood cannot tell
@@ -31,17 +31,9 @@ from .._checks import as_float64
 from ..artificial import REFERENCE_POINTS, ArtificialData
 from ..loss import class_conditional_nll
 from ..metrics import mcc
-from .experiments import (
-    Evaluation,
-    evaluate_run,
-    filter_records,
-    load_records,
-    make_learner,
-    results_path,
-    seed_sweep,
-    split_data,
-    success,
-)
+from .records import filter_records, load_records, results_path, success
+from .restarts import seed_sweep
+from .runs import Evaluation, evaluate_run, make_learner, split_data
 from .theory import max_identifiable_dims, rotation_2d
 
 __all__ = [
@@ -113,7 +105,7 @@ def require_complete(records: list[dict], **values) -> list[dict]:
     """Check that ``records`` hold exactly one run for every combination of the given setting values.
 
     Arguments:
-        records: sweep records (:func:`~gin_core.book.experiments.run_record`).
+        records: sweep records (:func:`~gin_core.book.runs.run_record`).
         **values: for each setting, the values the sweep must cover, e.g.
             ``init=("identity", "random"), data_seed=range(10, 15)``.
 
@@ -160,7 +152,7 @@ def summarise(records: list[dict]) -> dict:
         A dict with ``runs``, ``median_top_mcc``, ``min_top_mcc``, ``median_mcc``, ``min_mcc``,
         ``right_dim`` (runs whose detected dimension, by the book's knee rule, is ``n_latent``),
         ``frac_right_dim``, ``median_gap`` (n-th over (n+1)-th standard deviation) and
-        ``successes`` (:func:`~gin_core.book.experiments.success`).
+        ``successes`` (:func:`~gin_core.book.records.success`).
     """
     if not records:
         raise ValueError("no records to summarise")
@@ -210,8 +202,8 @@ def record_data(record: dict, n_points: int | None = None) -> ArtificialData:
 def initial_evaluation(record: dict, train: ArtificialData | None = None) -> Evaluation:
     """The network of a logged run *before* training, measured as the run is measured after training.
 
-    Builds :func:`~gin_core.book.experiments.make_learner` with the run's ``init`` and ``net_seed``
-    and evaluates it with :func:`~gin_core.book.experiments.evaluate_run` (no affine fit, no
+    Builds :func:`~gin_core.book.runs.make_learner` with the run's ``init`` and ``net_seed``
+    and evaluates it with :func:`~gin_core.book.runs.evaluate_run` (no affine fit, no
     held-out score): the epoch-0 point of the run's trajectory. Cheap: one pass over the data.
 
     Arguments:
@@ -220,7 +212,7 @@ def initial_evaluation(record: dict, train: ArtificialData | None = None) -> Eva
             prefix of it to save time.
 
     Returns:
-        An :class:`~gin_core.book.experiments.Evaluation`.
+        An :class:`~gin_core.book.runs.Evaluation`.
 
     References:
         Sorrenson et al. (2020), §4.3.1 and Table 2 (the network).
@@ -240,7 +232,7 @@ def initial_evaluations(records: list[dict], n_points: int | None = None) -> lis
         n_points: evaluate on the first ``min(n_points, run's training points)`` points (``None``: all).
 
     Returns:
-        One :class:`~gin_core.book.experiments.Evaluation` per record, in order.
+        One :class:`~gin_core.book.runs.Evaluation` per record, in order.
     """
     data: dict[tuple, ArtificialData] = {}
     out = []

@@ -11,7 +11,8 @@ reproduced*, *untested*) by a rule written down before any record is read. This 
 * the **evidence computed when the page is built**: the learning-rate and GLOW-style runs of rows
   4a and 5 (:func:`ablation_runs`, :func:`glow_rescaling_change`) and the digits numbers of rows 6-8
   (:func:`digits_evidence`);
-* the small figure the introduction opens with (:func:`plot_sweep_spectra`).
+* the small figure the introduction opens with (:func:`plot_sweep_spectra`, which returns the
+  Matplotlib Figure, as every figure function of the book does).
 
 References:
     Sorrenson et al. (2020), §4.3 and §4.4.
@@ -28,14 +29,9 @@ import torch
 from ..loss import class_conditional_nll
 from ..metrics import count_informative, knee_prominence
 from .atlas import effect_sizes, knee_table, pca_spectrum, prepare_atlas
-from .experiments import (
-    apply_restart_rule,
-    filter_records,
-    load_records,
-    run_artificial,
-    splits_variable,
-    success,
-)
+from .records import filter_records, load_records, splits_variable, success
+from .restarts import apply_restart_rule
+from .runs import run_artificial
 
 __all__ = [
     "MCC_MIN",
@@ -401,12 +397,12 @@ def ablation_runs(settings: dict, device: str | torch.device = "cpu") -> tuple[d
     """Rows 4a and 5: one data set trained by GIN at lr 1e-2 and 1e-4, and by a GLOW-style flow at 1e-2.
 
     Arguments:
-        settings: the keyword arguments of :func:`~gin_core.book.experiments.run_artificial` shared by the
+        settings: the keyword arguments of :func:`~gin_core.book.runs.run_artificial` shared by the
             three runs (points, epochs, milestones, data and network seeds, ...).
         device: where to train.
 
     Returns:
-        ``(runs, records)``: the three :class:`~gin_core.book.experiments.ArtificialRun` objects and one
+        ``(runs, records)``: the three :class:`~gin_core.book.runs.ArtificialRun` objects and one
         record per run (``model``, ``mcc``, ``top_mcc``, ``n_informative``, ``n_informative_gap``,
         ``n_latent``, ``affine_sparse``, ``gap``, ``loss``), both keyed ``"GIN, lr 1e-2"``,
         ``"GIN, lr 1e-4"`` and ``"GLOW-style, lr 1e-2"``.

@@ -14,7 +14,7 @@ one (``pack_by``). :func:`run_sweep` executes the runs not yet recorded through 
   died; Ray would serve the same need with a heavier runtime (its own object store and
   raylet), which a sweep of small independent runs does not use;
 * ``"serial"``: in this process, one run after another (tests, debugging, and
-  :func:`gin_core.book.experiments.seed_sweep` by default).
+  :func:`gin_core.book.restarts.seed_sweep` by default).
 
 **Records** live in a :class:`RecordStore`: one JSON file per run, named by :func:`run_key`, the
 SHA-256 of the run's canonical settings. Each file is written under a temporary name and
@@ -37,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import inspect
 import json
 import math
 import multiprocessing
@@ -57,6 +56,8 @@ from tqdm import tqdm
 from ..artificial import GENERATOR_VERSION
 from ..training import train_ensemble
 from ..training.lock import LockedError, hold_lock
+from .records import DEFAULTS
+from .runs import ArtificialRun, evaluate_run, make_learner, run_artificial, run_record, split_data
 
 __all__ = [
     "PACK_LIMIT",
@@ -413,24 +414,17 @@ def _wait_for_others(grid, keys, task: Task, store: RecordStore, timeout: float 
 # The artificial experiments (§4.3) as a task
 
 
-def _run_artificial_defaults() -> dict:
-    from .experiments import run_artificial
-
-    skip = {"checkpoint", "device", "progress", "fast", "eval_epochs"}
-    return {k: p.default for k, p in inspect.signature(run_artificial).parameters.items() if k not in skip}
-
-
 def artificial_settings(settings: dict) -> dict:
-    """A run of :func:`gin_core.book.experiments.run_artificial` as a sweep keys it: every setting, defaults filled in.
+    """A run of :func:`gin_core.book.runs.run_artificial` as a sweep keys it: every setting, defaults filled in.
 
     Arguments:
-        settings: any of ``run_artificial``'s settings (not ``checkpoint``, ``device``, ``progress``,
-            ``fast`` or ``eval_epochs``, which do not define a run here).
+        settings: any of the settings of :class:`~gin_core.book.records.RunSettings` (not
+            ``checkpoint``, ``device``, ``progress``, ``fast`` or ``eval_epochs``, which do not define a run here).
 
     Returns:
         The full settings, ``milestones`` as a list, and the data generator's version.
     """
-    defaults = _run_artificial_defaults()
+    defaults = DEFAULTS
     unknown = sorted(set(settings) - set(defaults) - {"generator"})
     if unknown:
         raise ValueError(f"unknown settings of an artificial run: {unknown}; known: {sorted(defaults)}")
@@ -448,9 +442,7 @@ def _result(record: dict, settings: dict) -> dict:
 
 
 def artificial_run(settings: dict) -> dict:
-    """One artificial run (:func:`~gin_core.book.experiments.run_artificial`, ``fast="auto"``); its result without its settings."""
-    from .experiments import run_artificial, run_record
-
+    """One artificial run (:func:`~gin_core.book.runs.run_artificial`, ``fast="auto"``); its result without its settings."""
     arguments = {k: v for k, v in settings.items() if k != "generator"}
     return _result(run_record(run_artificial(**arguments, progress=False)), settings)
 
@@ -463,7 +455,7 @@ def artificial_pack(runs: list[dict]) -> list[dict]:
     """Several artificial runs of one schedule as one ensemble (:func:`~gin_core.training.train_ensemble`).
 
     Each member is the run :func:`artificial_run` does (its own data seed, network seed, shuffling
-    and noise), evaluated the same way (:func:`~gin_core.book.experiments.evaluate_run`); its
+    and noise), evaluated the same way (:func:`~gin_core.book.runs.evaluate_run`); its
     training agrees with the lone run's to float32 rounding.
 
     Arguments:
@@ -472,8 +464,6 @@ def artificial_pack(runs: list[dict]) -> list[dict]:
     Returns:
         The results, in order.
     """
-    from .experiments import ArtificialRun, evaluate_run, make_learner, run_record, split_data
-
     shared = _artificial_pack_key(runs[0])
     for k, settings in enumerate(runs):
         if _artificial_pack_key(settings) != shared:
@@ -490,6 +480,8 @@ def artificial_pack(runs: list[dict]) -> list[dict]:
             s["n_latent"],
             s["variances"],
             s["mixing_points"],
+            s["mixing"],
+            s["permute_labels"],
         )
         for r in runs
     ]

@@ -4,6 +4,12 @@ Shipped weights live in the book's ``data/weights/`` as ``<name>.pt`` + ``<name>
 (:mod:`gin_core.weights`). :func:`export_weights` makes such a pair from a training checkpoint,
 measuring on the exported weights (exactly what readers load) the test NLL and the inversion
 error; :func:`load_trained` is what the chapters call.
+
+The figures of the training and spectra chapters draw what was computed elsewhere (the training
+history, the spectra of :mod:`gin_core.book.atlas`, :func:`~gin_core.book.atlas.effect_sizes`):
+:func:`plot_loss_curve`, :func:`plot_spectrum_comparison`, :func:`plot_effects`. Each returns the
+Matplotlib **Figure** it drew on (given an ``ax``, that axes' figure). Matplotlib is imported only
+when something is drawn.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..checkpoints import load_checkpoint, load_state
@@ -33,6 +40,9 @@ __all__ = [
     "TrainedModel",
     "load_trained",
     "training_checkpoint",
+    "plot_loss_curve",
+    "plot_spectrum_comparison",
+    "plot_effects",
 ]
 
 #: the paper's optimisation of the digits network (§4.4.1), as keyword arguments of :func:`gin_core.train`:
@@ -259,3 +269,129 @@ def training_checkpoint(scale: str, dataset: str):
         return settings.runs_dir() / f"gin_{dataset}" / "checkpoint.pt", None
     folder = tempfile.TemporaryDirectory()
     return Path(folder.name) / "checkpoint.pt", folder
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures of the training and spectra chapters
+
+
+def plot_loss_curve(history: dict, ax=None, title: str = "", label: str = "training loss"):
+    """Per-epoch training loss (nats/dim) with the learning rate on a second axis.
+
+    Arguments:
+        history: ``{"loss": [...], "lr": [...]}`` (a :class:`~gin_core.training.History` as dict, a
+            checkpoint's or a provenance file's history).
+        ax: Matplotlib axes (created if ``None``).
+        title: axes title.
+        label: legend label of the loss.
+
+    Returns:
+        The figure.
+    """
+    import matplotlib.pyplot as plt
+
+    loss = np.asarray(history["loss"], dtype=float)
+    if loss.size == 0:
+        raise ValueError("the history has no epochs")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.2))
+    epochs = np.arange(1, len(loss) + 1)
+    ax.plot(epochs, loss, "o-", ms=3, lw=1, label=label)
+    ax.set(xlabel="epoch", ylabel="loss (nats/dim)")
+    ax.set_title(title, fontsize=9)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    lr = np.asarray(history.get("lr", []), dtype=float)
+    if lr.size == loss.size:
+        twin = ax.twinx()
+        twin.semilogy(epochs, lr, color="C1", lw=1, ls="--", label="learning rate")
+        twin.set_ylabel("learning rate", color="C1")
+        twin.tick_params(axis="y", colors="C1")
+    ax.legend(fontsize=7, loc="upper right")
+    return ax.figure
+
+
+def plot_spectrum_comparison(
+    gin_std, pca_std=None, cuts: dict[str, int] | None = None, zoom: int = 60, title: str = "", axes=None
+):
+    """GIN's spectrum (log scale) with cut-offs, its zoom on the first ``zoom`` variables, and PCA's.
+
+    Arguments:
+        gin_std: GIN's sorted standard deviations.
+        pca_std: PCA's (optional third panel).
+        cuts: ``{label: k}`` cut-offs drawn as vertical lines after variable k.
+        zoom: number of variables in the zoom panel.
+        title: figure title (e.g. the data set).
+        axes: optional sequence of Matplotlib axes.
+
+    Returns:
+        The Matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    gin_std = np.asarray(gin_std)
+    n_panels = 3 if pca_std is not None else 2
+    if axes is None:
+        fig, axes = plt.subplots(1, n_panels, figsize=(4.2 * n_panels, 3.4))
+    fig = axes[0].figure
+    cuts = cuts or {}
+    styles = ["--", ":", "-.", (0, (1, 3)), (0, (5, 2, 1, 2))]
+    index = np.arange(1, len(gin_std) + 1)
+    axes[0].semilogy(index, gin_std, ".", ms=2.5, color="C0")
+    axes[0].set(title="GIN spectrum", xlabel="variable (sorted)", ylabel="standard deviation")
+    z = min(zoom, len(gin_std))
+    axes[1].semilogy(index[:z], gin_std[:z], "o-", ms=3, lw=0.8, color="C0")
+    axes[1].set(title=f"GIN: first {z} variables", xlabel="variable (sorted)")
+    for i, (label, k) in enumerate(cuts.items()):
+        for ax in axes[:2]:
+            ax.axvline(k + 0.5, color=f"C{i + 1}", ls=styles[i % len(styles)], lw=1.2, label=f"{label}: {k}")
+    if cuts:
+        axes[1].legend(fontsize=7, loc="upper right")
+    if pca_std is not None:
+        pca_std = np.asarray(pca_std)
+        axes[2].semilogy(np.arange(1, len(pca_std) + 1), pca_std, ".", ms=2.5, color="C3")
+        axes[2].set(title="PCA spectrum of the same images", xlabel="principal component (sorted)")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_effects(effects: np.ndarray, k: int, classes: tuple[str, ...] | None = None, title: str = ""):
+    """How much each variable changes the digits: mean effect per variable, and per class.
+
+    Arguments:
+        effects: :func:`~gin_core.book.atlas.effect_sizes` with ``per_class=True``, ``(V, C)`` for variables 1..V.
+        k: the cut-off (drawn after variable k).
+        classes: class names.
+        title: figure title.
+
+    Returns:
+        The Matplotlib figure: left, the mean effect against the variable number (log scale);
+        right, the per-class effects as a heatmap (variables down, classes across).
+    """
+    import matplotlib.pyplot as plt
+
+    effects = np.asarray(effects)
+    if effects.ndim != 2:
+        raise ValueError(f"effects must be (variables, classes), got shape {effects.shape}")
+    n_vars, n_classes = effects.shape
+    classes = classes or tuple(str(c) for c in range(n_classes))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.5, 3.2 + 0.05 * n_vars), gridspec_kw={"width_ratios": [1.6, 1]})
+    index = np.arange(1, n_vars + 1)
+    ax1.semilogy(index, effects.mean(1), "o-", ms=3, lw=0.8)
+    ax1.axvline(k + 0.5, color="C1", ls="--", label=f"cut-off: {k}")
+    ax1.set(
+        xlabel="variable (sorted by standard deviation)",
+        ylabel="mean |x(+1 sd) - x(-1 sd)|",
+        title="effect on the image",
+    )
+    ax1.legend(fontsize=7)
+    image = ax2.imshow(effects, aspect="auto", cmap="viridis", extent=(-0.5, n_classes - 0.5, n_vars + 0.5, 0.5))
+    ax2.axhline(k + 0.5, color="w", ls="--", lw=1)
+    ax2.set_xticks(range(n_classes), classes)
+    ax2.set(xlabel="class", ylabel="variable", title="effect per class")
+    fig.colorbar(image, ax=ax2, fraction=0.05)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
