@@ -127,8 +127,13 @@ class SubLabels:
     def codes(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Within-class PCA codes ``(N, m)`` of images ``x`` of classes ``u`` (float64)."""
         flat = self._flat(x, u)
-        centred = flat - self.means[u]
-        return torch.einsum("nd,nmd->nm", centred, self.components[u])
+        out = torch.empty(
+            len(flat), self.components.shape[1], dtype=torch.promote_types(flat.dtype, self.components.dtype)
+        )
+        for c in torch.unique(u).tolist():  # one class at a time: no per-image copy of its basis (6 GB for MNIST)
+            rows = u == c
+            out[rows] = (flat[rows] - self.means[c]) @ self.components[c].T
+        return out
 
     def assign(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """Sub-labels ``(N,)`` of images ``x`` of classes ``u``: the nearest centroid of their class.

@@ -62,3 +62,13 @@ def test_bad_input_raises_clear_errors():
         rule.assign(x[:2], torch.tensor([0, 3]))  # label out of range
     with pytest.raises(ValueError, match="1 <= k <= N"):
         kmeans(torch.zeros(3, 2, dtype=torch.float64), 4, seed=0)
+
+
+def test_codes_are_each_images_projection_on_its_own_class_basis():
+    """Computed class by class; the same numbers as projecting every image on its class's basis one by one."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(60, 1, 6, 6, generator=g)
+    u = torch.arange(60) % 3
+    rule = fit_sub_labels(x, u, per_class=2, n_components=4, n_classes=3)
+    expected = torch.stack([rule.components[c] @ (x[i].reshape(-1).double() - rule.means[c]) for i, c in enumerate(u)])
+    torch.testing.assert_close(rule.codes(x, u), expected, rtol=1e-12, atol=1e-12)
