@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from artificial_sweep import seeds  # noqa: E402
 from mixing_benchmark import RESULTS, SCHEDULE, load, parse_cell, protocol  # noqa: E402
 
-from gin_core.book.experiments import run_artificial, split_data  # noqa: E402
 from gin_core.book.ivae import IVAESettings, TrainingDiverged, evaluate_ivae, ivae_summary, train_ivae  # noqa: E402
+from gin_core.book.runs import run_artificial, split_data  # noqa: E402
 from gin_core.checkpoints import save_json  # noqa: E402
 
 PROTOCOL = RESULTS / "ivae_protocol.json"

@@ -8,7 +8,6 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from gin_core.artificial import ArtificialData
-from gin_core.book.experiments import split_data
 from gin_core.book.ivae import (
     IVAE,
     IVAESettings,
@@ -18,6 +17,7 @@ from gin_core.book.ivae import (
     ivae_summary,
     train_ivae,
 )
+from gin_core.book.runs import split_data
 
 
 def _model(d=3, k=4, x_dim=6, seed=0):
