@@ -126,3 +126,21 @@ def test_cell_records_are_used_only_whole_and_tables_refuse_incomplete_cells(tmp
     assert table["mlp1_n2_K5"]["gin"]["successes"] == 2 and missing == ["mlp1_n2_K5"] and not controls
     with pytest.raises(ValueError, match="glow runs of mlp1_n2_K5 are incomplete"):
         benchmark_tables(tmp_path, ["mlp1_n2_K5"], cal, [0, 1], methods=("gin", "glow"))
+
+
+def test_condition_sweep_keeps_complete_counts_and_heldout_agreement_reads_the_interval(tmp_path):
+    import json
+
+    from gin_core.book.benchmark import condition_sweep, heldout_agreement
+
+    run = {"mcc": 0.9, "purity": [0.9], "n_informative": 2, "n_informative_gap": 2}
+    for k, tops in ((3, (0.5, 0.6)), (5, (0.97, 0.99))):
+        records = [dict(run, data_seed=s, top_mcc=t) for s, t in enumerate(tops)]
+        (tmp_path / f"mlp1_n2_K{k}.json").write_text("[]")  # not a record file: ignored
+        (tmp_path / f"mixing_mlp1_n2_K{k}_gin.json").write_text(json.dumps(records))
+    rows = condition_sweep(tmp_path, "mlp1", 2, [3, 4, 5], [0, 1])
+    assert sorted(rows) == [3, 5]  # K = 4 has no records
+    assert rows[3]["successes"] == 0 and rows[5]["successes"] == 2
+    training = {"a": {"gin": {"top_mcc_ci": [0.9, 0.95]}}, "b": {"gin": {"top_mcc_ci": [0.5, 0.6]}}}
+    heldout = {"a": {"gin": {"top_mcc_median": 0.93}}, "b": {"gin": {"top_mcc_median": 0.7}}}
+    assert heldout_agreement(training, heldout) == {"a": True, "b": False}

@@ -50,6 +50,9 @@ __all__ = [
     "plot_calibration_map",
     "plot_raw_against_gin",
     "plot_success_curves",
+    "condition_sweep",
+    "heldout_agreement",
+    "plot_condition_sweep",
 ]
 
 # Written before any GIN run of the benchmark: a cell (mixing family, n) is discriminating when the
@@ -350,10 +353,11 @@ def score_table(table: dict, methods, seeds) -> str:
             f"[{row[m]['top_mcc_ci'][0]:.3f}, {row[m]['top_mcc_ci'][1]:.3f}]"
             for m in methods
         ]
-        lines.append(
-            f"| {cell} | {row.get('best_baseline_mcc_median', float('nan')):.3f} | "
-            f"{row.get('joint_diag_mcc_median', float('nan')):.3f} | " + " | ".join(parts) + " |"
-        )
+        calibrated = [
+            f"{row[key]:.3f}" if key in row else "not calibrated"
+            for key in ("best_baseline_mcc_median", "joint_diag_mcc_median")
+        ]
+        lines.append(f"| {cell} | " + " | ".join(calibrated + parts) + " |")
     return "\n".join(lines)
 
 
@@ -405,10 +409,10 @@ def benchmark_tables(
         mixing, n, k = cell.rsplit("_", 2)
         n, k = int(n[1:]), int(k[1:])
         cal = [c for c in calibration if (c["mixing"], c["n"], c["K"]) == (mixing, n, k) and c["seed"] in seeds]
-        row = {
-            "best_baseline_mcc_median": float(np.median([c["best_baseline_mcc"] for c in cal])),
-            "joint_diag_mcc_median": float(np.median([c["methods"]["joint_diag"]["mcc"] for c in cal])),
-        }
+        row = {}
+        if cal:  # seeds without a calibration record (e.g. held-out seeds scored later) have no baseline row
+            row["best_baseline_mcc_median"] = float(np.median([c["best_baseline_mcc"] for c in cal]))
+            row["joint_diag_mcc_median"] = float(np.median([c["methods"]["joint_diag"]["mcc"] for c in cal]))
         for method in methods:
             records = cell_records(results, cell, method, seeds)
             if records is None:
@@ -421,6 +425,44 @@ def benchmark_tables(
             control_table[cell] = {**row, **{m: summarise(done[m], n) for m in controls}}
     missing = [c for c in cells if c not in control_table]
     return table, control_table, curves, missing
+
+
+def condition_sweep(results, mixing: str, n: int, ks, seeds) -> dict[int, dict]:
+    """GIN over the number of conditions K on one mixing family: :func:`summarise` of each complete K.
+
+    Arguments:
+        results: the records' folder (``mixing_<mixing>_n<n>_K<k>_gin.json``).
+        mixing, n: the family and the number of informative variables.
+        ks: the condition counts wanted.
+        seeds: the data seeds.
+
+    Returns:
+        ``{K: summary}`` for the K whose records hold every seed (the others are left out).
+    """
+    out = {}
+    for k in ks:
+        records = cell_records(results, f"{mixing}_n{n}_K{k}", "gin", seeds)
+        if records is not None:
+            out[int(k)] = summarise(records, n)
+    return out
+
+
+def heldout_agreement(training: dict, heldout: dict, method: str = "gin") -> dict[str, bool]:
+    """Per cell: is the held-out seeds' median top-MCC inside the training seeds' 95% interval?
+
+    Arguments:
+        training, heldout: :func:`benchmark_tables` tables of the same cells on two seed lists.
+        method: the method compared.
+
+    Returns:
+        ``{cell: inside}`` for the cells in both tables.
+    """
+    out = {}
+    for cell in training:
+        if cell in heldout:
+            low, high = training[cell][method]["top_mcc_ci"]
+            out[cell] = bool(low <= heldout[cell][method]["top_mcc_median"] <= high)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -509,5 +551,38 @@ def plot_success_curves(curves: dict, thresholds):
         ax.set_ylim(-0.05, 1.05)
     axes[0].set_ylabel("share of data sets recovered")
     axes[1].legend(fontsize=6, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_condition_sweep(sweeps: dict):
+    """Top-n MCC (median, 95% interval) and the right-dimension count against K, one line per family.
+
+    Arguments:
+        sweeps: ``{label: (n, condition_sweep(...))}``.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for j, (label, (n, rows)) in enumerate(sweeps.items()):
+        ks = sorted(rows)
+        med = np.array([rows[k]["top_mcc_median"] for k in ks])
+        ci = np.array([rows[k]["top_mcc_ci"] for k in ks])
+        a.errorbar(ks, med, yerr=[med - ci[:, 0], ci[:, 1] - med], fmt="o-", capsize=3, color=f"C{j}", label=label)
+        a.axvline(2 * n + 1, color=f"C{j}", ls=":", lw=1)
+        b.plot(
+            ks, [rows[k]["right_dimension"]["max_gap"] for k in ks], "o-", color=f"C{j}", label=f"{label}, largest drop"
+        )
+        b.plot(
+            ks, [rows[k]["right_dimension"]["book"] for k in ks], "s--", color=f"C{j}", label=f"{label}, book's knee"
+        )
+        b.axvline(2 * n + 1, color=f"C{j}", ls=":", lw=1)
+    a.set(xlabel="conditions K (dotted: 2n + 1)", ylabel="top-n MCC", ylim=(0, 1.02))
+    b.set(xlabel="conditions K (dotted: 2n + 1)", ylabel="data sets with n read right")
+    a.legend(fontsize=7)
+    b.legend(fontsize=7)
     fig.tight_layout()
     return fig
