@@ -16,7 +16,7 @@ trained by maximising the evidence lower bound (ELBO)
     \log p(x \mid u) \ \ge\ \mathbb E_{q}\big[\log p(x \mid z)\big] - \mathrm{KL}\big(q(z \mid x, u)\,\|\,p(z \mid u)\big).
 
 GIN's paper names two advantages of an invertible network over this model: it needs no latent
-dimension, and its likelihood is exact rather than a bound (Sorrenson et al. 2020, §2 and §5).
+dimension, and it optimises the likelihood directly rather than a bound (Sorrenson et al. 2020, §1).
 This module makes both claims measurable. Every choice the iVAE paper leaves open is a field of
 :class:`IVAESettings` with the value used by the book, decided before any benchmark run:
 
@@ -39,7 +39,7 @@ This module makes both claims measurable. Every choice the iVAE paper leaves ope
 References:
     Khemakhem, Kingma, Monti & Hyvärinen (2020), "Variational autoencoders and nonlinear ICA: a
     unifying framework", AISTATS, §3 (model) and §6 (experiments); Burda, Grosse & Salakhutdinov
-    (2016) for the importance-weighted bound; Sorrenson et al. (2020), §2 and §5.
+    (2016) for the importance-weighted bound; Sorrenson et al. (2020), §1.
 """
 
 from __future__ import annotations
