@@ -11,6 +11,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,11 @@ class ArtificialData:
     @property
     def n_clusters(self) -> int:
         return self.means.shape[0]
+
+    def subset(self, index) -> ArtificialData:
+        """The points ``index`` (a slice or an index tensor) of the same data set: the same means,
+        standard deviations, seed and mixing."""
+        return dataclasses.replace(self, x=self.x[index], u=self.u[index], z=self.z[index])
 
     @property
     def n_informative(self) -> int:

@@ -151,3 +151,13 @@ def test_mixing_points_recovers_a_version_1_data_set():
     assert torch.equal(data.x, x1) and torch.equal(data.z, z1)
     assert "mixing_points=11000" in data.description
     assert "mixing_points" not in make_artificial_data(5, 100, seed=5).description
+
+
+def test_subset_keeps_the_data_set_and_takes_the_points():
+    data = make_artificial_data(3, 50, seed=1)
+    part = data.subset(slice(10, 20))
+    assert (
+        torch.equal(part.x, data.x[10:20]) and torch.equal(part.u, data.u[10:20]) and torch.equal(part.z, data.z[10:20])
+    )
+    assert part.description.replace("n_points=10", "") == data.description.replace("n_points=50", "")
+    assert torch.equal(part.means, data.means) and part.seed == data.seed

@@ -224,7 +224,7 @@ def calibrate(data: ArtificialData, n_score: int = 20_000, seed: int = 0) -> dic
     Returns:
         ``{"methods": {name: {"mcc", "purity"}}, "best_baseline_mcc", "linear_r2", "chance"}``.
     """
-    part = data if len(data.x) <= n_score else _head(data, n_score)
+    part = data if len(data.x) <= n_score else data.subset(slice(0, n_score))
     n = data.n_informative
     z = part.z[:, :n].double().numpy()
     methods = {}
@@ -247,20 +247,6 @@ def is_discriminating(calibrations: list[dict], rule: dict = RULE) -> bool:
     if not calibrations:
         raise ValueError("no calibration records for this cell")
     return bool(np.median([c["best_baseline_mcc"] for c in calibrations]) < rule["max_baseline_mcc"])
-
-
-def _head(data: ArtificialData, n: int) -> ArtificialData:
-    return ArtificialData(
-        x=data.x[:n],
-        u=data.u[:n],
-        z=data.z[:n],
-        means=data.means,
-        stds=data.stds,
-        seed=data.seed,
-        variances=data.variances,
-        mixing_points=data.mixing_points,
-        mixing=data.mixing,
-    )
 
 
 def bootstrap(values, stat=np.median, draws: int = 2000, seed: int = 0) -> list[float]:

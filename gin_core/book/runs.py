@@ -54,20 +54,6 @@ __all__ = [
 ]
 
 
-def _subset(data: ArtificialData, index: slice) -> ArtificialData:
-    return ArtificialData(
-        x=data.x[index],
-        u=data.u[index],
-        z=data.z[index],
-        means=data.means,
-        stds=data.stds,
-        seed=data.seed,
-        variances=data.variances,
-        mixing_points=data.mixing_points,
-        mixing=data.mixing,
-    )
-
-
 def split_data(
     n_clusters: int = 5,
     n_points: int = 100_000,
@@ -114,8 +100,8 @@ def split_data(
     if permute_labels:
         order = torch.randperm(len(data.u), generator=torch.Generator().manual_seed(10_000 + int(data_seed)))
         data.u = data.u[order]
-    train_part = _subset(data, slice(0, n_points))
-    return train_part, (_subset(data, slice(n_points, None)) if n_val else None)
+    train_part = data.subset(slice(0, n_points))
+    return train_part, (data.subset(slice(n_points, None)) if n_val else None)
 
 
 def validation_nll(net, train: ArtificialData, val: ArtificialData) -> float:
