@@ -7,6 +7,7 @@ Steps, in this order (each resumable; records in bench/results/):
     OMP_NUM_THREADS=1 python bench/mixing_benchmark.py run --methods gin glow --seeds 0-9
     OMP_NUM_THREADS=1 python bench/mixing_benchmark.py run --methods shared permuted --seeds 0-9
     OMP_NUM_THREADS=1 python bench/mixing_benchmark.py conditions --mixing mlp2 --n 5 --seeds 0-9
+    OMP_NUM_THREADS=1 python bench/mixing_benchmark.py run --methods little --seeds 0-9     # 10,000 points
     OMP_NUM_THREADS=1 python bench/mixing_benchmark.py score --seeds 20-29          # anyone's seeds
 
 ``freeze`` writes bench/results/mixing_protocol.json with a timestamp: the discriminating rule
@@ -50,6 +51,7 @@ METHODS = {  # run_artificial settings of each method
     "glow": {"volume_preserving": False},
     "shared": {"variances": "shared"},  # control: one isotropic variance for every class (not identifiable)
     "permuted": {"permute_labels": True},  # control: labels carry no information about z
+    "little": {"n_points": 10_000, "n_val": 1_000},  # GIN on a tenth of the data (the paper's little-data split)
 }
 
 

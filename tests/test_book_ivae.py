@@ -92,12 +92,16 @@ def test_summary_counts_successes_by_kind():
     told = [{"top_mcc": t, "val_neg_iwae": -1.0, "seconds": 1.0} for t in (0.99, 0.96, 0.5)]
     ten = [dict(r, n_active=a) for r, a in zip(told, (5, 4, 5))]
     gin = [
-        {"top_mcc": t, "n_informative": a, "val_nll": -1.2, "seconds": 2.0} for t, a in ((0.99, 5), (0.96, 5), (0.9, 5))
+        {"top_mcc": t, "n_informative": a, "n_informative_gap": g, "val_nll": -1.2, "seconds": 2.0}
+        for t, a, g in ((0.99, 5, 5), (0.96, 5, 3), (0.9, 5, 5))
     ]
     assert ivae_summary(told, 5, "told")["successes"] == 2
     assert ivae_summary(ten, 5, "ten")["successes"] == 1
     assert ivae_summary(ten, 5, "ten")["right_dimension"] == 2
     assert ivae_summary(gin, 5, "gin")["successes"] == 2
+    assert ivae_summary(gin, 5, "gin")["successes_gap"] == 1 and ivae_summary(gin, 5, "gin")["right_dimension_gap"] == 2
+    told[0]["val_neg_iwae"] = float("nan")  # a bound that overflowed is left out of the median, and counted
+    assert ivae_summary(told, 5, "told")["val_nll_nonfinite"] == 1
     with pytest.raises(ValueError, match="kind must be"):
         ivae_summary(told, 5, "vae")
 
