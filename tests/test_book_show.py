@@ -29,7 +29,8 @@ KERNEL_TIMEOUT = 120  # seconds for the small notebook below
 KERNEL_CELLS = [
     "import matplotlib.pyplot as plt\nfrom gin_core.book.show import glued_text, show_figure, show_value",
     "fig, ax = plt.subplots(figsize=(2, 2))\nax.plot([0, 1], [1, 0])\nshow_figure('fig-test-line', fig)",
-    "show_value('test-float', 0.25)\nshow_value('test-text', 'smoke scale')\nshow_value('test-count', 1234)",
+    "show_value('test-float', 0.25)\nshow_value('test-text', 'smoke scale')\nshow_value('test-count', 1234)\n"
+    "import numpy as np\nshow_value('test-numpy', np.float64(0.125))",
     "print(glued_text('smoke'), glued_text(0.5), plt.get_fignums())",
 ]
 
@@ -67,9 +68,16 @@ def test_show_value_glues_the_value_and_prints_what_the_book_pastes(executed):
 
     cell = executed[2]
     printed = "".join(o["text"] for o in cell.outputs if o["output_type"] == "stream" and o["name"] == "stdout")
-    assert printed.splitlines() == ["test-float = 0.25", "test-text = smoke scale", "test-count = 1234"]
+    assert printed.splitlines() == [
+        "test-float = 0.25",
+        "test-text = smoke scale",
+        "test-count = 1234",
+        "test-numpy = 0.125",
+    ]
     glued = dict(extract_glue_data_cell(cell))
-    assert list(glued) == ["test-float", "test-text", "test-count"]
+    assert list(glued) == ["test-float", "test-text", "test-count", "test-numpy"]
+    # a NumPy scalar is glued as a Python float, so that the book can format it ({glue:text}`key:.3f`)
+    assert float(format_plain_text(glued["test-numpy"]["data"]["text/plain"], "")) == 0.125
     for key, output in glued.items():  # stored hidden (display=False): the book shows them only where pasted
         assert output["metadata"]["scrapbook"]["mime_prefix"] == "application/papermill.record/"
         line = next(line for line in printed.splitlines() if line.startswith(f"{key} = "))

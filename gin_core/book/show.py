@@ -108,6 +108,8 @@ def show_value(name: str, value: Any) -> None:
         raise TypeError(f"show_value({name!r}, None): there is no value to glue")
     if _is_figure(value):
         raise TypeError(f"show_value({name!r}, ...) got a figure: glue figures with show_figure")
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()  # a NumPy or torch scalar: glue the Python number, which the book can format
     _glue()(name, value, display=False)
     print(f"{name} = {glued_text(value)}")
 
