@@ -225,7 +225,8 @@ async (decodeTimeout) => {
         nested: o.parentElement.closest('.jp-OutputArea-output') !== null,
         text: o.innerText,
         images: [...o.querySelectorAll('img')].map(img => ({
-          complete: img.complete, width: img.naturalWidth, height: img.naturalHeight})),
+          complete: img.complete, width: img.naturalWidth, height: img.naturalHeight,
+          widget: img.closest('.jupyter-widgets, .widget-output') !== null})),
       })),
     })),
   };
@@ -399,7 +400,7 @@ def live_problems(run: LiveRun) -> list[str]:
     # a widget (the atlas slider) draws its own images inside its view; they are not cell outputs of the
     # notebook, so only the images of top-level, non-widget outputs are counted against the displayed ones
     top = [o for o in outputs if not o["nested"] and o["mime"] != WIDGET_MIME]
-    rendered = [image for output in top for image in output["images"] if _rendered(image)]
+    rendered = [image for output in top for image in output["images"] if _rendered(image) and not image["widget"]]
     if len(rendered) != len(displayed):
         problems.append(
             f"the page shows {len(rendered)} rendered images, but the cells displayed {len(displayed)} "
